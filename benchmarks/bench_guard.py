@@ -17,7 +17,8 @@ Offline, on real outputs of the embedded SmolLM2-135M-Instruct:
 4. The detector (recipe ``classifier`` from the untuned MiniLM; ``--recipes classifier,sft`` adds the
    LoRA-SFT SmolLM2 guard) trains on ``train`` and is scored before and after on held-out ``test``.
 
-    python benchmarks/bench_guard.py                      # ~620 prompts, 96-token answers
+    python benchmarks/bench_guard.py                      # 624 prompts, 96-token answers: ~1 h on 2 CPU cores
+                                                          # (35 min generation, resumable; 27 min training)
     python benchmarks/bench_guard.py --paper-per-cell 8 --recipes classifier,sft --work runs/bench_guard
 
 Prints both F1s (and FNR, accuracy) per recipe. Slow part: SmolLM2 generation on CPU.
@@ -30,7 +31,7 @@ import json
 import time
 from pathlib import Path
 
-from mijabench import audit, benchmark, guard_training, securebreak as sb, securebreak_dataset as sbd
+from mijabench import atomic, audit, benchmark, guard_training, securebreak as sb, securebreak_dataset as sbd
 from mijabench.embedded import default_model_dir
 from mijabench.endpoints import GenParams
 from mijabench.local_backend import TransformersBackend
@@ -50,9 +51,9 @@ def fmt(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def scores(folder: Path) -> tuple[dict, dict]:
+def scores(folder: Path) -> tuple[dict, dict, dict]:
     result = json.loads((folder / "eval_results.json").read_text())
-    return result["before"]["overall"], result["after"]["overall"]
+    return result["before"]["overall"], result["after"]["overall"], result.get("f1_change") or {}
 
 
 def toxigen_member(work: Path, toxigen: Path, seed: int) -> Path:
@@ -105,7 +106,7 @@ def main() -> None:
 
     start = time.perf_counter()
     member = toxigen_member(opts.work, opts.toxigen, opts.seed)
-    before, after = scores(member)
+    before, after, _ = scores(member)
     print(f"ensemble member classifier:toxigen-guard on held-out ToxiGen: F1 {fmt(after['f1'])} "
           f"(untuned {fmt(before['f1'])}, n={after['n']})")
     run = judged_audit(opts.work, member, opts.toxigen, {"counterfactual": opts.per_cell, "paper": opts.paper_per_cell},
@@ -121,12 +122,17 @@ def main() -> None:
             input_format=opts.input_format,
             output_dir=str(opts.work / f"guard-{recipe}"), **{"max_length": 256, **RECIPES[recipe]})
         results[recipe] = scores(guard_training.train(args))
-    for recipe, (b, a) in results.items():
+    for recipe, (b, a, change) in results.items():
         print(f"[{recipe}] held-out test n={a['n']} (unsafe {a['n_unsafe']}): F1 untuned {fmt(b['f1'])} -> "
-              f"fine-tuned {fmt(a['f1'])} (delta {a['f1'] - b['f1']:+.3f}); FNR {fmt(b['fnr'])} -> {fmt(a['fnr'])}; "
+              f"fine-tuned {fmt(a['f1'])} (delta {a['f1'] - b['f1']:+.3f}, 95% paired bootstrap CI "
+              f"{change['ci_low']:+.3f} to {change['ci_high']:+.3f}); FNR {fmt(b['fnr'])} -> {fmt(a['fnr'])}; "
               f"accuracy {fmt(b['accuracy'])} -> {fmt(a['accuracy'])}")
-    print(f"total {time.perf_counter() - start:.0f}s; fine-tuned beats untuned on held-out F1: "
-          + ("yes" if all(a["f1"] > b["f1"] for b, a in results.values()) else "NO"))
+    seconds = time.perf_counter() - start
+    beats = all(a["f1"] > b["f1"] for b, a, _ in results.values())
+    print(f"total {seconds:.0f}s; fine-tuned beats untuned on held-out F1: " + ("yes" if beats else "NO"))
+    record = {"seconds": round(seconds), "beats_untuned": beats, "options": {k: str(v) for k, v in vars(opts).items()},
+              "recipes": {r: {"before": b, "after": a, "f1_change": c} for r, (b, a, c) in results.items()}}
+    atomic.write_text(opts.work / "bench_guard.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

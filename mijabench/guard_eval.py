@@ -57,7 +57,39 @@ def score(rows: list[dict], predictions: list) -> dict:
     named = [(r["risk_category"], p.category) for r, p in zip(rows, predictions)
              if r["final_label"] == "unsafe" and p.label == "unsafe" and p.category]
     return {"overall": binary_scores(truth, pred), "per_category": per_category,
-            "category_accuracy": sum(a == b for a, b in named) / len(named) if named else None}
+            "category_accuracy": sum(a == b for a, b in named) / len(named) if named else None,
+            "predicted": pred}
+
+
+def f1_change(truth: list[str], before: list[str], after: list[str], n_boot: int = 2000, seed: int = 0) -> dict:
+    """F1 after minus F1 before on the same rows, with a 95% paired bootstrap CI.
+
+    Both detectors are scored on each resample of the rows, so the interval reflects how much the
+    gain depends on which held-out rows were drawn (few unsafe rows make it wide).
+    ``p_not_better`` is the share of resamples where fine-tuning did not raise F1.
+    """
+    import numpy as np
+    t, b, a = (np.asarray(x) == "unsafe" for x in (truth, before, after))
+    if not (len(t) == len(b) == len(a)) or not len(t):
+        raise MijaError("f1_change: truth and both prediction lists must be non-empty and of equal length")
+    idx = np.random.default_rng(seed).integers(0, len(t), size=(n_boot, len(t)))
+
+    def f1(pred: np.ndarray) -> np.ndarray:
+        tp = (t[idx] & pred[idx]).sum(1)
+        wrong = (t[idx] ^ pred[idx]).sum(1)  # fp + fn
+        return np.divide(2 * tp, 2 * tp + wrong, out=np.zeros(n_boot), where=(2 * tp + wrong) > 0)
+
+    delta = f1(a) - f1(b)
+    point = binary_scores(truth, after)["f1"] - binary_scores(truth, before)["f1"]
+    low, high = np.percentile(delta, [2.5, 97.5])
+    return {"f1_delta": point, "ci_low": float(low), "ci_high": float(high),
+            "p_not_better": float((delta <= 0).mean()), "n_boot": n_boot, "method": "paired bootstrap over rows"}
+
+
+def compare(rows: list[dict], before: dict, after: dict, seed: int = 0) -> dict:
+    """Move per-row predictions out of both results into a paired F1 comparison (JSON stays small)."""
+    truth = [r["final_label"] for r in rows]
+    return f1_change(truth, before.pop("predicted"), after.pop("predicted"), seed=seed)
 
 
 def evaluate(detector, rows: list[dict], progress: bool = True) -> dict:
@@ -70,13 +102,17 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def before_after(before: dict, after: dict) -> str:
-    """Markdown: overall metrics of the untuned start and the fine-tuned detector."""
+def before_after(before: dict, after: dict, change: dict | None = None) -> str:
+    """Markdown: overall metrics of the untuned start and the fine-tuned detector (+ the F1 change)."""
     lines = ["| model | n | accuracy | precision | recall | F1 | FNR (unsafe missed) |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, result in (("before fine-tuning", before), ("after fine-tuning", after)):
         s = result["overall"]
         lines.append(f"| {name} | {s['n']} | " + " | ".join(_fmt(s[m]) for m in METRICS) + " |")
+    if change:
+        lines += ["", f"F1 change: {change['f1_delta']:+.3f} (95% CI {change['ci_low']:+.3f} to "
+                  f"{change['ci_high']:+.3f}, {change['method']}, {change['n_boot']} resamples; "
+                  f"share of resamples with no gain: {change['p_not_better']:.3f})."]
     return "\n".join(lines)
 
 

@@ -116,7 +116,8 @@ def train(args: GuardArguments) -> Path:
     run = _train_classifier if args.recipe == detector.CLASSIFIER else _train_sft
     fit_rows = balanced(train_rows, args.seed) if args.balance_labels else train_rows
     model, tokenizer, before, after = run(args, fit_rows, eval_rows)
-    out = save(args, model, tokenizer, before, after, train_rows, eval_rows)
+    change = guard_eval.compare(eval_rows, before, after, seed=args.seed)
+    out = save(args, model, tokenizer, before, after, train_rows, eval_rows, change)
     shutil.rmtree(checkpoint_dir(args), ignore_errors=True)  # finished: nothing left to resume
     if push:
         from .hub_publish import push_folder
@@ -253,7 +254,8 @@ def _hub_id(name: str) -> str | None:
     return hub_id(name)
 
 
-def meta_record(args: GuardArguments, before: dict, after: dict, train_rows, eval_rows) -> dict:
+def meta_record(args: GuardArguments, before: dict, after: dict, train_rows, eval_rows,
+                change: dict | None = None) -> dict:
     import transformers
 
     from . import __version__
@@ -268,7 +270,7 @@ def meta_record(args: GuardArguments, before: dict, after: dict, train_rows, eva
             "eval_label_sources": _label_sources(eval_rows),
             "hyperparameters": {k: v for k, v in asdict(args).items() if k not in _NOT_HYPER
                                 and not (args.recipe == detector.CLASSIFIER and k.startswith("lora_"))},
-            "eval_before": before, "eval_after": after,
+            "eval_before": before, "eval_after": after, "f1_change": change,
             "versions": {"mijabench": __version__, "transformers": transformers.__version__}}
 
 
@@ -281,14 +283,15 @@ def card_text(meta: dict) -> str:
             "base_model": base_id, "datasets": [data_id] if data_id else None}
     return cards.render_model_card(
         "guard_model", {k: v for k, v in data.items() if v}, meta=meta,
-        before_after=guard_eval.before_after(meta["eval_before"], meta["eval_after"]),
+        before_after=guard_eval.before_after(meta["eval_before"], meta["eval_after"], meta.get("f1_change")),
         per_category=guard_eval.per_category_table(meta["eval_before"], meta["eval_after"]),
         hyper=json.dumps(meta["hyperparameters"], indent=2, sort_keys=True),
         judge_labeled=any(k.startswith("judge") for k in meta["train_label_sources"]),
         citation=cards.CITATION_SECUREBREAK)
 
 
-def save(args: GuardArguments, model, tokenizer, before, after, train_rows, eval_rows) -> Path:
+def save(args: GuardArguments, model, tokenizer, before, after, train_rows, eval_rows,
+         change: dict | None = None) -> Path:
     """Write model, tokenizer, meta, eval results and card in a temp folder, then swap it in."""
     from .hubdata import swap_folder
     out = Path(args.output_dir)
@@ -298,9 +301,9 @@ def save(args: GuardArguments, model, tokenizer, before, after, train_rows, eval
     try:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
-        meta = meta_record(args, before, after, train_rows, eval_rows)
+        meta = meta_record(args, before, after, train_rows, eval_rows, change)
         atomic.write_text(tmp / "eval_results.json", json.dumps(
-            {"before": before, "after": after}, indent=2, sort_keys=True) + "\n")
+            {"before": before, "after": after, "f1_change": change}, indent=2, sort_keys=True) + "\n")
         atomic.write_text(tmp / "README.md", card_text(meta))
         atomic.write_text(tmp / detector.GUARD_META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
         swap_folder(tmp, out)

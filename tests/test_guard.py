@@ -35,8 +35,11 @@ def _check_detector_folder(out: Path, recipe: str) -> dict:
         assert overall["n"] == meta["n_eval"]
         assert all(0.0 <= overall[k] <= 1.0 for k in ("accuracy", "precision", "recall", "f1"))
         assert overall["fnr"] == pytest.approx(1 - overall["recall"])
+    change = results["f1_change"]  # paired comparison; per-row predictions stay out of the JSON
+    assert change["f1_delta"] == pytest.approx(results["after"]["overall"]["f1"] - results["before"]["overall"]["f1"])
+    assert change["ci_low"] <= change["ci_high"] and "predicted" not in results["after"]
     card = (out / "README.md").read_text()
-    assert "| before fine-tuning |" in card and "| after fine-tuning |" in card
+    assert "| before fine-tuning |" in card and "| after fine-tuning |" in card and "F1 change: " in card
     assert "FNR (unsafe missed)" in card and "human (conservative): 36 training rows" in card
     assert not list(out.parent.glob(f"{out.name}.checkpoints"))  # finished runs leave no checkpoints
     return results
@@ -156,6 +159,21 @@ def test_scores_per_category_and_fnr():
     assert result["per_category"]["privacy"]["f1"] == 1.0
     table = guard_eval.before_after(result, result)
     assert table.count("| 5 | 0.600 | 0.667 | 0.667 | 0.667 | 0.333 |") == 2
+
+
+def test_f1_change_is_a_paired_bootstrap_interval():
+    truth = ["unsafe"] * 10 + ["safe"] * 30
+    perfect, missed_all = list(truth), ["safe"] * 40
+    gain = guard_eval.f1_change(truth, missed_all, perfect, n_boot=500)
+    assert gain["f1_delta"] == 1.0 and gain["ci_low"] > 0.5 and gain["p_not_better"] == 0.0
+    same = guard_eval.f1_change(truth, perfect, perfect, n_boot=500)
+    assert same["f1_delta"] == same["ci_low"] == same["ci_high"] == 0.0 and same["p_not_better"] == 1.0
+    one_hit = ["unsafe"] + ["safe"] * 39  # 1 of 10 unsafe caught: a small gain, uncertain
+    small = guard_eval.f1_change(truth, missed_all, one_hit, n_boot=500)
+    assert small["f1_delta"] == pytest.approx(2 / 11) and small["ci_low"] <= small["f1_delta"] <= small["ci_high"]
+    assert small["ci_low"] < gain["ci_low"]
+    with pytest.raises(MijaError, match="equal length"):
+        guard_eval.f1_change(truth, perfect[:5], perfect)
 
 
 def test_balance_labels_oversamples_the_rare_label():
