@@ -17,8 +17,8 @@ Offline, on real outputs of the embedded SmolLM2-135M-Instruct:
 4. The detector (recipe ``classifier`` from the untuned MiniLM; ``--recipes classifier,sft`` adds the
    LoRA-SFT SmolLM2 guard) trains on ``train`` and is scored before and after on held-out ``test``.
 
-    python benchmarks/bench_guard.py                      # 624 prompts, 96-token answers: ~1 h on 2 CPU cores
-                                                          # (35 min generation, resumable; 27 min training)
+    python benchmarks/bench_guard.py                      # 624 prompts, 96-token answers: ~50 min on 2 CPU
+                                                          # cores (35 min generation, resumable; 15 min training)
     python benchmarks/bench_guard.py --paper-per-cell 8 --recipes classifier,sft --work runs/bench_guard
 
 Prints both F1s (and FNR, accuracy) per recipe. Slow part: SmolLM2 generation on CPU.
@@ -98,7 +98,9 @@ def main() -> None:
     ap.add_argument("--per-cell", type=int, default=2, help="counterfactual attacks per (group, strategy) cell")
     ap.add_argument("--paper-per-cell", type=int, default=4,
                     help="paper-config (ToxiGen-seeded) attacks per cell; SmolLM2 echoes these more often")
-    ap.add_argument("--input-format", default="prompt_response", help="detector input: response | prompt_response")
+    # The answer alone is what the judge labels; with the long jailbreak prompt attached, the
+    # detector trained 2x slower and gained less (+0.20 F1, CI touching 0, vs +0.38 response-only).
+    ap.add_argument("--input-format", default="response", help="detector input: response | prompt_response")
     ap.add_argument("--max-new-tokens", type=int, default=96, help="SmolLM2 response length")
     ap.add_argument("--recipes", default="classifier", help="classifier,sft")
     ap.add_argument("--seed", type=int, default=0)
