@@ -103,6 +103,7 @@ def main() -> None:
     ap.add_argument("--input-format", default="response", help="detector input: response | prompt_response")
     ap.add_argument("--max-new-tokens", type=int, default=96, help="SmolLM2 response length")
     ap.add_argument("--recipes", default="classifier", help="classifier,sft")
+    ap.add_argument("--max-steps", type=int, default=-1, help="cap detector training steps (-1: the recipe's epochs)")
     ap.add_argument("--seed", type=int, default=0)
     opts = ap.parse_args()
 
@@ -121,7 +122,7 @@ def main() -> None:
     for recipe in opts.recipes.split(","):
         args = guard_training.GuardArguments(
             recipe=recipe, dataset_name=str(data), dataset_config="judge", seed=opts.seed, save_steps=1000,
-            input_format=opts.input_format,
+            input_format=opts.input_format, max_steps=opts.max_steps,
             output_dir=str(opts.work / f"guard-{recipe}"), **{"max_length": 256, **RECIPES[recipe]})
         results[recipe] = scores(guard_training.train(args))
     for recipe, (b, a, change) in results.items():
