@@ -8,13 +8,13 @@
 Every TRL ``DPOConfig``/``ModelConfig`` flag works (``--beta``, ``--lora_r``, ``--max_length``...),
 plus ``--held_out_groups``, ``--held_out_strategies``, ``--merge_adapter`` and ``--base_model_id``;
 command-line flags override the config file. See align/README.md. The logic lives in
-``mijabench.dpo_training`` so that tests, the CLI and this script run the same code.
+``mijabench.train.dpo`` so that tests, the CLI and this script run the same code.
 """
 
 import logging
 import sys
 
-from mijabench.dpo_training import main
+from mijabench.train.dpo import main
 from mijabench.errors import MijaError
 
 if __name__ == "__main__":

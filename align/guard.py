@@ -14,14 +14,14 @@
 
 The detector folder (model, tokenizer, mijabench_guard.json, eval_results.json, README.md with the
 before/after table) serves as ``mijabench audit --judge classifier:FOLDER`` and
-``mijabench filter --detector FOLDER``. The logic lives in ``mijabench.guard_training``.
+``mijabench filter --detector FOLDER``. The logic lives in ``mijabench.train.guard``.
 """
 
 import logging
 import sys
 
 from mijabench.errors import MijaError
-from mijabench.guard_training import main
+from mijabench.train.guard import main
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -16,7 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mijabench import benchmark, benchmark_dataset, taxonomy
+from mijabench.bench import configs as benchmark
+from mijabench.bench import writer as benchmark_dataset
+from mijabench import taxonomy
 
 ROOT = Path(__file__).resolve().parent.parent
 TOXIGEN = ROOT.parent / "shared" / "seeds" / "toxigen"

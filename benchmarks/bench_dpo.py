@@ -28,7 +28,13 @@ import resource
 import time
 from pathlib import Path
 
-from mijabench import align_eval, atomic, benchmark, dpo_training, embedded, pairs
+from mijabench.train import dpo_eval as align_eval
+from mijabench import atomic
+from mijabench.bench import configs as benchmark
+from mijabench.train import checkpoint
+from mijabench.train import dpo as dpo_training
+from mijabench.run import embedded
+from mijabench.derived import pairs
 from mijabench.schema import AUDIT_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,14 +80,14 @@ def build_pairs(plan: align_eval.EvalPlan, args, out: Path) -> dict:
 
 
 def train(pairs_dir: Path, out: Path, args) -> dict:
-    if not (out / dpo_training.RECORD).is_file():  # a finished run is reused; a killed one resumes
+    if not (out / checkpoint.RECORD).is_file():  # a finished run is reused; a killed one resumes
         dpo_training.main([
             "--config", str(CONFIG), "--dataset_name", str(pairs_dir), "--output_dir", str(out),
             "--max_steps", "-1", "--num_train_epochs", str(args.epochs),
             "--learning_rate", str(args.learning_rate), "--per_device_train_batch_size", "4",
             "--gradient_accumulation_steps", "1", "--precompute_ref_log_probs", "true",
             "--logging_steps", "2", "--save_steps", "10"])
-    return json.loads((out / dpo_training.RECORD).read_text())
+    return json.loads((out / checkpoint.RECORD).read_text())
 
 
 def main() -> None:
@@ -91,7 +97,7 @@ def main() -> None:
     start = time.perf_counter()
     base = timed("embedded model", times, embedded.default_model_dir)
     plan = align_eval.EvalPlan(
-        base=str(base), aligned=str(out / "dpo" / dpo_training.MERGED), out=out / "eval",
+        base=str(base), aligned=str(out / "dpo" / checkpoint.MERGED), out=out / "eval",
         held_out_groups=args.held_out_groups.split(","), held_out_strategies=args.held_out_strategies.split(","),
         languages=args.languages.split(","), per_group=args.per_group, seed=0,
         max_new_tokens=args.max_new_tokens, n_boot=args.n_boot, batch_size=16)

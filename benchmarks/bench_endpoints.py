@@ -57,7 +57,8 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.pop("HF_HUB_OFFLINE", None)  # offline mode makes huggingface_hub refuse loopback
 
-    from mijabench.endpoints import EndpointBackend, GenParams
+    from mijabench.run.endpoints import EndpointBackend
+    from mijabench.run.types import GenParams
 
     port = free_port()
     proc = start_stub(port, args.latency)

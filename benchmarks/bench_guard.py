@@ -6,7 +6,7 @@ Offline, on real outputs of the embedded SmolLM2-135M-Instruct:
    ToxiGen statements in ``../shared/seeds/toxigen`` (hate vs neutral, the source's own stance
    labels), read in place and imported as SecureBreak rows.
 2. SmolLM2 answers a stratified MiJaBench sample (English; the ``counterfactual`` config and the
-   ``paper`` config built on the same ToxiGen seeds; attacks + benign twins) through ``mijabench.audit.run_audit`` (responses checkpointed: a rerun resumes), judged
+   ``paper`` config built on the same ToxiGen seeds; attacks + benign twins) through ``mijabench.audit.runner.run_audit`` (responses checkpointed: a rerun resumes), judged
    by the **ensemble judge** ``ensemble:rules,classifier:<ToxiGen member>``: the offline rules
    judge plus that classifier, combined by the kit's conservative vote (one harmful vote wins a tie).
    An LLM judge would be the usual second member, but no offline model can serve it: SmolLM2-135M
@@ -31,11 +31,16 @@ import json
 import time
 from pathlib import Path
 
-from mijabench import atomic, audit, benchmark, guard_training, securebreak as sb, securebreak_dataset as sbd
-from mijabench.embedded import default_model_dir
-from mijabench.endpoints import GenParams
-from mijabench.local_backend import TransformersBackend
-from mijabench.seeds import read_toxigen
+from mijabench import atomic
+from mijabench.audit import runner as audit
+from mijabench.bench import configs as benchmark
+from mijabench.train import guard as guard_training
+from mijabench.derived import securebreak as sb
+from mijabench.derived import securebreak_dataset as sbd
+from mijabench.run.embedded import default_model_dir
+from mijabench.run.types import GenParams
+from mijabench.run.local import TransformersBackend
+from mijabench.bench.seeds import read_toxigen
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = {"train": 0.6, "validation": 0.1, "test": 0.3}

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from mijabench.judges import make_judge
+from mijabench.judge.registry import make_judge
 
 TARGET = 20_000
 CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "judge_cases.jsonl"

@@ -20,7 +20,8 @@ N_ROWS, TARGET_S = 44_000, 1.0
 
 
 def rows(n: int, seed: int = 0) -> dict:
-    from mijabench import material, taxonomy
+    from mijabench.bench import material
+    from mijabench import taxonomy
     rng = random.Random(seed)
     languages = [rng.choice(taxonomy.LANGUAGES) for _ in range(n)]
     groups = [rng.choice(taxonomy.groups_for(lang)) for lang in languages]

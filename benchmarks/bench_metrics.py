@@ -15,7 +15,8 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from mijabench import metrics, taxonomy
+from mijabench.analysis import metrics
+from mijabench import taxonomy
 
 TARGET_S = 5.0
 MODELS = [f"model-{i:02d}" for i in range(12)]

@@ -24,7 +24,7 @@ STARTUP_TARGET_S, PROBE_TARGET_S = 15.0, 60.0
 def main() -> None:
     from gradio_client import Client
 
-    from mijabench.embedded import default_model_dir
+    from mijabench.run.embedded import default_model_dir
     from space_fixtures import run_app
 
     default_model_dir()  # the one-time GGUF conversion is not part of the Space's start-up

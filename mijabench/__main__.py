@@ -1,3 +1,3 @@
-from .cli import main
+from mijabench.cli import main
 
 main()

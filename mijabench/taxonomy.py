@@ -13,7 +13,7 @@ from typing import Iterable
 
 import yaml
 
-from .errors import MijaError, unknown_name
+from mijabench.errors import MijaError, unknown_name
 
 LANGUAGES = ("en", "pt")
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from mijabench import benchmark, judges, material
+from mijabench.bench import configs as benchmark
+from mijabench.judge import registry as judges
+from mijabench.bench import material
 from mijabench.schema import AUDIT_SCHEMA, PROMPT_COLUMNS, canonical_json, gen_key
 
 GEN_PARAMS = {"max_new_tokens": 16, "temperature": 0.0, "top_p": 1.0, "seed": 0}

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mijabench import benchmark, hubdata, material
+from mijabench.bench import configs as benchmark
+from mijabench.hub import folders as hubdata
+from mijabench.bench import material
 
 UNSEEN_GROUP, UNSEEN_STRATEGY = "women", "chain_of_thought"
 
@@ -63,7 +65,8 @@ def dpo_args(pairs: Path, model: Path, out: Path, *extra: str) -> list[str]:
 
 def trained_model(tmp_path_factory, tiny_model_dir: Path) -> Path:
     """Train once per session (tests in several modules share it through the session's basetemp)."""
-    from mijabench.dpo_training import RECORD, main
+    from mijabench.train.checkpoint import RECORD
+    from mijabench.train.dpo import main
     root = tmp_path_factory.getbasetemp() / "dpo-trained"
     out = root / "out"
     if not (out / RECORD).is_file():

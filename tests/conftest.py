@@ -41,14 +41,14 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """The embedded SmolLM2-135M-Instruct as a plain HF folder (converted once into the user cache)."""
-    from mijabench.embedded import default_model_dir
+    from mijabench.run.embedded import default_model_dir
     return default_model_dir()
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random Llama (2 layers, hidden 32, fixed seed) with the SmolLM2 tokenizer + template."""
-    from mijabench.embedded import tiny_model
+    from mijabench.run.embedded import tiny_model
     return tiny_model(tmp_path_factory.mktemp("models") / "tiny-llama")
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mijabench import securebreak_dataset
-from mijabench.detector import GUARD_META
-from mijabench.guard_training import GuardArguments, train
+from mijabench.derived import securebreak_dataset
+from mijabench.judge.classifier import GUARD_META
+from mijabench.train.guard import GuardArguments, train
 
 DATA = Path(__file__).parent / "data"
 

@@ -156,7 +156,7 @@ def _load_dataset(item: dict) -> dict:
 
 
 def _load_pinned_mijabench(item: dict) -> dict:
-    from mijabench import hub_loaders
+    from mijabench.hub import loaders as hub_loaders
     ds = hub_loaders.load_mijabench(item["config"], repo=item["repo_id"])
     return {split: {"rows": d.num_rows, "digest": rows_digest(d)} for split, d in ds.items()}
 
@@ -169,7 +169,7 @@ def _load_model(item: dict) -> dict:
 
 
 def _load_pinned_model(item: dict) -> dict:
-    from mijabench import hub_loaders
+    from mijabench.hub import loaders as hub_loaders
     model, tokenizer = hub_loaders.load_aligned_model(repo=item["repo_id"])
     return _model_result(model, tokenizer, item["text"])
 
@@ -190,7 +190,7 @@ def _load_metric(item: dict) -> dict:
 
 
 def _load_pinned_metric(item: dict) -> dict:
-    from mijabench import hub_loaders
+    from mijabench.hub import loaders as hub_loaders
     return {"result": hub_loaders.load_metric(repo=item["repo_id"]).compute(**item["inputs"])}
 
 

@@ -127,7 +127,8 @@ KNOWN_DR = {("base", "black"): 0.5, ("base", "jewish"): 0.25, ("base", "women"):
 
 def known_results(path: Path) -> Path:
     """Two models x three groups x four shared prompts, plus benign twins (one refusal each)."""
-    from mijabench import atomic, benchmark
+    from mijabench import atomic
+    from mijabench.bench import configs as benchmark
     prompts = benchmark.build_configs(("counterfactual",), ("en",), per_group=4)["counterfactual"]
     rows = []
     for kind in ("harmful", "benign"):

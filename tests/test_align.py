@@ -15,7 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from mijabench import align_dataset, release_import
+from mijabench.derived import mijabench_align as align_dataset
+from mijabench.bench import upstream
+from mijabench.derived import upstream_align
 from mijabench.cli import app
 from mijabench.errors import MijaError
 from mijabench.schema import AUDIT_SCHEMA, PROMPT_COLUMNS
@@ -25,7 +27,7 @@ RELEASE = Path(__file__).parent / "data" / "release_align_sample.csv"
 
 def handful_of_prompts() -> pa.Table:
     """3 harmful prompts (EN and PT, two groups of one counterfactual set) + 1 benign twin."""
-    from mijabench import benchmark
+    from mijabench.bench import configs as benchmark
     built = benchmark.build_configs(("counterfactual",), ("en", "pt"), seed=0, per_group=4)["counterfactual"]
     rows = built["harmful"].to_pylist() + built["benign"].to_pylist()
     first = {}
@@ -40,8 +42,9 @@ def handful_of_prompts() -> pa.Table:
 @pytest.fixture(scope="module")
 def runs(smollm2_dir, tiny_model_dir, tmp_path_factory):
     """Real audits: SmolLM2 on 4 prompts, the tiny model on 3 of them (a coverage gap)."""
-    from mijabench.audit import run_audit
-    from mijabench.endpoints import GenParams, make_backend
+    from mijabench.audit.runner import run_audit
+    from mijabench.run.types import GenParams
+    from mijabench.run.backends import make_backend
     root = tmp_path_factory.mktemp("runs")
     prompts = handful_of_prompts()
     assert prompts.num_rows == 4
@@ -137,7 +140,7 @@ def test_invalid_runs_name_file_row_and_column(runs, tmp_path):
 
 # --- the authors' release ---------------------------------------------------------------------------
 def test_release_align_import_maps_names_and_verdicts():
-    table = release_import.align_table(RELEASE)
+    table = upstream_align.align_table(RELEASE)
     assert table.schema == AUDIT_SCHEMA and table.num_rows == 8  # 4 rows x 2 models
     rows = {(r["group"], r["model"]): r for r in table.to_pylist()}
     first = rows[("black", "Llama-3.2-1B")]
@@ -155,7 +158,7 @@ def test_release_align_import_maps_names_and_verdicts():
 
 
 def test_release_prompts_for_the_benchmark_builder():
-    table = release_import.prompt_table(RELEASE)
+    table = upstream.prompt_table(RELEASE)
     assert table.column_names == PROMPT_COLUMNS and table.num_rows == 4
     assert set(table.column("config").to_pylist()) == {"release"}
     assert set(table.column("seed_source").to_pylist()) == {"mijabench-release"}
@@ -194,12 +197,12 @@ def _edited_release(tmp_path: Path, edit) -> Path:
 ])
 def test_malformed_release_is_a_clear_error(tmp_path, edit, message):
     with pytest.raises(MijaError, match=message) as err:
-        release_import.align_table(_edited_release(tmp_path, edit))
+        upstream_align.align_table(_edited_release(tmp_path, edit))
     assert "[seed" not in str(err.value) and "[jailbreak" not in str(err.value)
 
 
 def test_release_verdict_column_values_are_checked_by_the_merge(tmp_path):
-    table = release_import.align_table(RELEASE)
+    table = upstream_align.align_table(RELEASE)
     assert align_dataset.conform(table, "release") .num_rows == 8
     assert pc.all(pc.is_in(table.column("verdict"), pa.array(["safe", "harmful", "unparsed"]))).as_py()
 

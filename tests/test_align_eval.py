@@ -11,7 +11,8 @@ import pytest
 from align_fixtures import write_pairs
 from typer.testing import CliRunner
 
-from mijabench import align_eval, material
+from mijabench.train import dpo_eval as align_eval
+from mijabench.bench import material
 from mijabench.cli import app
 from mijabench.errors import MijaError
 

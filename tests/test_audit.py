@@ -15,16 +15,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import ROOT, http_env
-from mijabench.audit import (SHARD_SCHEMA, limit_rows, load_responses, normalize_prompts,
+from mijabench.audit.runner import (SHARD_SCHEMA, limit_rows, load_responses, normalize_prompts,
                              quick_sample, run_audit, shard_files)
-from mijabench.endpoints import GenParams, Generation
+from mijabench.run.types import GenParams, Generation
 from mijabench.errors import MijaError
 from mijabench.schema import AUDIT_SCHEMA, UNPARSED
 
 
 @pytest.fixture(scope="module")
 def counterfactual() -> pa.Table:
-    from mijabench.benchmark import build_configs
+    from mijabench.bench.configs import build_configs
     splits = build_configs(("counterfactual",), ("en", "pt"), seed=0)["counterfactual"]
     return pa.concat_tables([splits["harmful"], splits["benign"]])
 
@@ -209,8 +209,8 @@ def test_cli_audit_errors_are_one_line(tmp_path, free_port):
 
 
 def test_cli_audit_reads_a_built_dataset_folder(counterfactual, tmp_path):
-    from mijabench import benchmark_dataset
-    from mijabench.cli_audit import load_prompts
+    from mijabench.bench import writer as benchmark_dataset
+    from mijabench.cli.audit import load_prompts
     harmful = counterfactual.filter(pa.compute.equal(counterfactual.column("kind"), "harmful"))
     benign = counterfactual.filter(pa.compute.equal(counterfactual.column("kind"), "benign"))
     benchmark_dataset.write(tmp_path / "ds", {"counterfactual": {"harmful": harmful, "benign": benign}})

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mijabench import benchmark, benchmark_dataset, hubdata, taxonomy
+from mijabench.bench import configs as benchmark
+from mijabench.bench import writer as benchmark_dataset
+from mijabench.hub import folders as hubdata
+from mijabench import taxonomy
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "mijabench"]

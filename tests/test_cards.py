@@ -10,7 +10,10 @@ import pytest
 import yaml
 
 from hub_fixtures import recording_hub
-from mijabench import benchmark, benchmark_dataset, cards, hubdata
+from mijabench.bench import configs as benchmark
+from mijabench.bench import writer as benchmark_dataset
+from mijabench.hub import cards
+from mijabench.hub import folders as hubdata
 from mijabench.errors import MijaError
 
 

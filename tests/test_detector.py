@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from guard_fixtures import shared_guard
 
-from mijabench import guard_eval
+from mijabench.train import guard_eval
 from mijabench.errors import MijaError
-from mijabench.judges import judge_table, make_judge
+from mijabench.judge.registry import judge_table, make_judge
 from mijabench.schema import AUDIT_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,15 +69,16 @@ def test_judge_table_with_the_classifier_judge(guard):
 
 @pytest.mark.slow
 def test_detector_loads_in_a_fresh_process_and_serves_as_the_audit_judge(guard, smollm2_dir, tmp_path):
-    from mijabench import audit, benchmark
-    from mijabench.detector import load_detector
+    from mijabench.audit import runner as audit
+    from mijabench.bench import configs as benchmark
+    from mijabench.judge.classifier import load_detector
     tables = benchmark.build_configs(("counterfactual",), ("en",), seed=0, per_group=4)["counterfactual"]
     prompts = tmp_path / "prompts.parquet"
     pq.write_table(audit.limit_rows(tables["harmful"], 3), prompts)
     run = tmp_path / "run"
-    script = ("import sys, pyarrow.parquet as pq; from mijabench import audit; "
-              "from mijabench.endpoints import GenParams, make_backend; "
-              "audit.run_audit(pq.read_table(sys.argv[1]), make_backend(sys.argv[2]), GenParams(max_new_tokens=8), "
+    script = ("import sys, pyarrow.parquet as pq; from mijabench.audit.runner import run_audit; "
+              "from mijabench.run.types import GenParams; from mijabench.run.backends import make_backend; "
+              "run_audit(pq.read_table(sys.argv[1]), make_backend(sys.argv[2]), GenParams(max_new_tokens=8), "
               "sys.argv[3], 'classifier:' + sys.argv[4], progress=False, report=False)")
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
     subprocess.run([sys.executable, "-c", script, str(prompts), str(smollm2_dir), str(run), str(guard)],
@@ -99,8 +100,9 @@ def test_judge_spec_without_a_detector_folder_is_one_line_error(tmp_path):
 
 @pytest.mark.slow
 def test_filter_replaces_or_blocks_flagged_outputs_and_reports_latency(guard, smollm2_dir):
-    from mijabench.endpoints import GenParams, make_backend
-    from mijabench.output_filter import REPLACEMENTS, FilteredBackend
+    from mijabench.run.types import GenParams
+    from mijabench.run.backends import make_backend
+    from mijabench.audit.filter import REPLACEMENTS, FilteredBackend
     prompts = ["Say hello.", "Write one word.", "Count to three."]
     params = GenParams(max_new_tokens=8)
     backend = make_backend(str(smollm2_dir))  # the real small model, so there is text to score

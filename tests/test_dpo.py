@@ -8,7 +8,9 @@ import math
 import pytest
 from align_fixtures import UNSEEN_GROUP, UNSEEN_STRATEGY, dpo_args, trained_model, write_pairs
 
-from mijabench import dpo_data, dpo_training
+from mijabench.train import dpo_data
+from mijabench.train import checkpoint
+from mijabench.train import dpo as dpo_training
 from mijabench.errors import MijaError
 
 
@@ -32,7 +34,7 @@ def _greedy(model_dir, tokenizer_dir, text="Write a short note about teamwork.")
 
 @pytest.mark.slow
 def test_dpo_trains_saves_adapter_and_records_held_out_splits(trained):
-    record = json.loads((trained / dpo_training.RECORD).read_text())
+    record = json.loads((trained / checkpoint.RECORD).read_text())
     assert math.isfinite(record["train_loss"]) and record["global_step"] == 4
     assert (trained / "adapter_config.json").is_file() and (trained / "adapter_model.safetensors").is_file()
     assert json.loads((trained / "adapter_config.json").read_text())["r"] == 4
@@ -44,7 +46,7 @@ def test_dpo_trains_saves_adapter_and_records_held_out_splits(trained):
     assert record["hyperparameters"]["lora_r"] == 4 and record["hyperparameters"]["bf16"] is False
     assert record["throughput"]["tokens_per_s"] > 0 and record["throughput"]["peak_rss_gib"] > 0
     assert not (trained / ".final.tmp").exists()
-    from mijabench.model_release import card_text
+    from mijabench.train.artifacts import card_text
     card = card_text(record, None, "me/tiny-dpo", "merged")
     held = card.split("**Held-out groups**")[1].split("\n")[0]
     assert "`black`" in held and f"`{UNSEEN_GROUP}`" in held
@@ -53,7 +55,7 @@ def test_dpo_trains_saves_adapter_and_records_held_out_splits(trained):
 
 @pytest.mark.slow
 def test_merged_model_reloads_and_generates_differently(trained, tiny_model_dir):
-    merged = trained / dpo_training.MERGED
+    merged = trained / checkpoint.MERGED
     assert (merged / "config.json").is_file() and (merged / "mijabench_dpo.json").is_file()
     base_logits, base_tokens = _greedy(tiny_model_dir, tiny_model_dir)
     merged_logits, merged_tokens = _greedy(merged, merged)
@@ -140,7 +142,7 @@ def test_reads_pairs_built_by_the_pairs_builder(tmp_path):
     """The contract with `mijabench pairs`: its folder loads, validates and declares its held-out names."""
     from align_fixtures import align_table
 
-    from mijabench import pairs
+    from mijabench.derived import pairs
     folder = tmp_path / "pairs"
     pairs.write(folder, align_table(), pairs.Holdout.parse("women", "chain_of_thought", 0.1, 0))
     data = dpo_data.load_preferences(str(folder))

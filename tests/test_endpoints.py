@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import _free_port, transformers_serve
-from mijabench.endpoints import EndpointBackend, GenParams, Generation, make_backend
+from mijabench.run.endpoints import EndpointBackend
+from mijabench.run.types import GenParams, Generation
+from mijabench.run.backends import make_backend
 from mijabench.errors import MijaError
 from mijabench.schema import AUDIT_SCHEMA, gen_key
 
@@ -164,7 +166,7 @@ def test_embedded_package_missing_is_explained(monkeypatch):
     import importlib.metadata
     import importlib.util
 
-    from mijabench import embedded
+    from mijabench.run import embedded
 
     def missing(name):
         raise importlib.metadata.PackageNotFoundError(name)
@@ -176,13 +178,13 @@ def test_embedded_package_missing_is_explained(monkeypatch):
 
 
 def test_embedded_default_model_is_a_plain_folder(smollm2_dir):
-    from mijabench.embedded import REQUIRED_FILES
+    from mijabench.run.embedded import REQUIRED_FILES
     assert all((smollm2_dir / f).is_file() for f in REQUIRED_FILES)
     assert "im_start" in (smollm2_dir / "chat_template.jinja").read_text()
 
 
 def test_conversion_is_atomic_and_cleans_up_after_killed_runs(tmp_path, monkeypatch):
-    from mijabench import embedded
+    from mijabench.run import embedded
     monkeypatch.setenv("MIJABENCH_CACHE", str(tmp_path))
     monkeypatch.setattr(embedded, "gguf_path", lambda: tmp_path / "model.gguf")
     stale = tmp_path / "models" / ".smollm2-135m-instruct.abc.tmp"
@@ -209,7 +211,7 @@ def test_conversion_is_atomic_and_cleans_up_after_killed_runs(tmp_path, monkeypa
 def test_audit_through_transformers_serve(tiny_model_dir, tmp_path, hub_http_env):
     from transformers.utils.import_utils import is_serve_available
 
-    from mijabench.audit import run_audit
+    from mijabench.audit.runner import run_audit
 
     if not is_serve_available():
         pytest.skip("transformers serve needs its extras: pip install 'transformers[serving]'")

@@ -10,7 +10,9 @@ import pytest
 from guard_fixtures import shared_guard, train_guard
 from hub_fixtures import recording_hub
 
-from mijabench import detector, guard_eval, guard_training
+from mijabench.judge import classifier as detector
+from mijabench.train import guard_eval
+from mijabench.train import guard as guard_training
 from mijabench.errors import MijaError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import pytest
 from conftest import _free_port
 from hub_fixtures import (commit_change, hub_env, mirror_release, model_digest, olah_server,
                           rows_digest, run_user, tree_digest)
-from mijabench import release
+from mijabench.release import plan as release
 
 ORG = "acme"
 PROMPT = "Hello there"
@@ -25,7 +25,7 @@ PROMPT = "Hello there"
 
 def _training_record(model_dir: Path) -> None:
     """The record align/dpo.py leaves beside its weights (the model card is built from it)."""
-    from mijabench.dpo_training import write_record
+    from mijabench.train.checkpoint import write_record
     write_record(model_dir, {
         "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct", "base_model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
         "dataset": f"{ORG}/mijabench-align", "train_split": "train", "method": "DPO + LoRA",

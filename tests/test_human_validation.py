@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from align_dataset_fixtures import two_model_align
-from mijabench import human_validation as hv
+from mijabench.derived import human_validation as hv
 from mijabench.errors import MijaError
 from mijabench.schema import canonical_json
 

@@ -4,7 +4,6 @@ the ensemble vote, judge_table's error/empty rules and the judge registry."""
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,11 +11,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from mijabench import judges
+from mijabench.judge import registry as judges
 from mijabench.errors import MijaError
-from mijabench.judge_llm import parse_judge_output
-from mijabench.judge_rules import RulesJudge, classify_batch, detect_refusal, prompt_traits
-from mijabench.judges import EnsembleJudge, Verdict, judge_table, make_judge, vote
+from mijabench.judge.llm import parse_judge_output
+from mijabench.judge.rules import RulesJudge, classify_batch, detect_refusal, prompt_traits
+from mijabench.judge.base import Verdict, vote
+from mijabench.judge.registry import EnsembleJudge, judge_table, make_judge
 from mijabench.schema import VERDICT_SCHEMA
 
 CASES_PATH = Path(__file__).parent / "data" / "judge_cases.jsonl"
@@ -166,12 +166,6 @@ def test_default_and_registered_kinds():
         assert make_judge("fixedsafe:x").id == "fixedsafe:x"
     finally:
         judges._KINDS.pop("fixedsafe")
-
-
-def test_classifier_without_detector(monkeypatch):
-    monkeypatch.setitem(sys.modules, "mijabench.detector", None)
-    with pytest.raises(MijaError, match="detector is not installed"):
-        make_judge("classifier:/nowhere")
 
 
 # --- judge_table ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from mijabench import metrics
+from mijabench.analysis import metrics
 from mijabench.errors import MijaError
 
 

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from align_fixtures import UNSEEN_GROUP, UNSEEN_STRATEGY, trained_model
 
-from mijabench import model_release
-from mijabench.align_eval import markdown_table, summarize
+from mijabench.train import artifacts as model_release
+from mijabench.train.dpo_eval import markdown_table, summarize
 from mijabench.errors import MijaError
 
 
@@ -137,7 +137,7 @@ class _Refuse(BaseHTTPRequestHandler):
 
 
 def test_push_refused_by_the_hub_is_one_line_without_the_token(tmp_path, free_port, monkeypatch):
-    from mijabench.hub_publish import push_folder
+    from mijabench.hub.publish import push_folder
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     (tmp_path / "README.md").write_text("x")
     server = HTTPServer(("127.0.0.1", free_port), _Refuse)

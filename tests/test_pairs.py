@@ -11,7 +11,8 @@ import pytest
 from datasets import load_dataset as _load_dataset
 
 from align_dataset_fixtures import audit_rows, comply, prompts, two_model_align
-from mijabench import material, pairs
+from mijabench.bench import material
+from mijabench.derived import pairs
 from mijabench.errors import MijaError
 
 def load_dataset(folder: str, config: str | None = None):

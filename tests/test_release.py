@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from hub_fixtures import recording_hub
-from mijabench import cards as cards_mod
-from mijabench import hub_loaders, release
+from mijabench.hub import cards as cards_mod
+from mijabench.hub import loaders as hub_loaders
+from mijabench.release import plan as release
 from mijabench.errors import MijaError
 
 TOKEN = "hf_recording_test_token"
@@ -252,7 +253,7 @@ def test_release_pins_the_metric_spaces_gradio_and_keeps_its_card(space_src, tmp
 
 
 def test_a_space_pinned_to_another_gradio_is_refused(tmp_path):
-    from mijabench import release_cards
+    from mijabench.release import cards as release_cards
     (tmp_path / "app.py").write_text("x\n")
     (tmp_path / "README.md").write_text("---\ntitle: s\nsdk: gradio\nsdk_version: 3.19.1\napp_file: app.py\n---\n# s\n")
     entry = release.RepoEntry(key="space", repo_id="acme/s", repo_type="space", private=False)
@@ -261,7 +262,8 @@ def test_a_space_pinned_to_another_gradio_is_refused(tmp_path):
 
 
 def test_align_and_securebreak_are_released_gated(tmp_path):
-    from mijabench import align_dataset, securebreak_dataset
+    from mijabench.derived import mijabench_align as align_dataset
+    from mijabench.derived import securebreak_dataset
     data = Path(__file__).resolve().parent / "data"
     align_dataset.build([], tmp_path / "align", release=[data / "release_align_sample.csv"],
                         repo_id="acme/mijabench-align")

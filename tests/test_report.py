@@ -9,8 +9,9 @@ import pyarrow as pa
 import pytest
 from matplotlib.image import imread
 
-from mijabench import metrics, taxonomy
-from mijabench.report import write_report
+from mijabench.analysis import metrics
+from mijabench import taxonomy
+from mijabench.analysis.report import write_report
 from mijabench.schema import AUDIT_SCHEMA
 
 SECRET = "SECRET-TEXT"
@@ -110,7 +111,7 @@ def test_report_leads_with_protected_and_exposed_and_never_leaks_text(report):
 def test_figures_return_a_figure_without_path():
     from matplotlib.figure import Figure
 
-    from mijabench import figures
+    from mijabench.analysis import figures
     harmful = metrics.harmful_rows(audit_table())
     df = metrics.dr_table(harmful, n_boot=50)
     assert isinstance(figures.deviation_heatmap(df), Figure)

@@ -7,10 +7,11 @@ import pyarrow.compute as pc
 import pytest
 
 from conftest import transformers_serve
-from mijabench import benchmark, material
-from mijabench.endpoints import EndpointBackend
+from mijabench.bench import configs as benchmark
+from mijabench.bench import material
+from mijabench.run.endpoints import EndpointBackend
 from mijabench.errors import MijaError
-from mijabench.rewriters import MARKER, LLMRewriter, make_rewriter
+from mijabench.bench.rewriters import MARKER, LLMRewriter, make_rewriter
 
 
 def test_make_rewriter_names():

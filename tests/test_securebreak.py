@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mijabench import securebreak as sb
-from mijabench import securebreak_import as sbi
-from mijabench import securebreak_dataset as sbd
+from mijabench.derived import securebreak as sb
+from mijabench.derived import securebreak_import as sbi
+from mijabench.derived import securebreak_dataset as sbd
 from mijabench.errors import MijaError
 from mijabench.schema import AUDIT_SCHEMA
 

@@ -6,7 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mijabench import seeds, taxonomy
+from mijabench.bench import seeds
+from mijabench import taxonomy
 from mijabench.errors import MijaError
 
 CASES = Path(__file__).parent / "data" / "group_alias_cases.csv"

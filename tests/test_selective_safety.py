@@ -1,4 +1,4 @@
-"""The selective_safety evaluate metric: offline loading, equality with mijabench.metrics, streaming."""
+"""The selective_safety evaluate metric: offline loading, equality with mijabench.analysis.metrics, streaming."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pyarrow.compute as pc
 import pytest
 
 from align_dataset_fixtures import two_model_align
-from mijabench import metrics
+from mijabench.analysis import metrics
 from mijabench.errors import MijaError
-from mijabench.selective_safety import FEATURES
+from mijabench.analysis.selective_safety import FEATURES
 
 ROOT = Path(__file__).resolve().parent.parent
 METRIC_DIR = ROOT / "eval" / "selective_safety"
@@ -42,7 +42,7 @@ def inputs(table) -> dict:
 
 
 def expected(table) -> dict:
-    """The same numbers straight from mijabench.metrics."""
+    """The same numbers straight from mijabench.analysis.metrics."""
     harmful = metrics.harmful_rows(table)
     overall = metrics.dr_table(harmful, by=(), n_boot=N_BOOT, seed=0).iloc[0]
     by_group = metrics.dr_table(harmful, by=("group",), n_boot=N_BOOT, seed=0)
@@ -79,7 +79,7 @@ def check_equal(result: dict, table) -> None:
 
 
 def test_offline_load_in_fresh_process_equals_metrics(rows, tmp_path):
-    """evaluate.load(folder) in a new offline process gives mijabench.metrics' numbers."""
+    """evaluate.load(folder) in a new offline process gives mijabench.analysis.metrics' numbers."""
     payload = tmp_path / "inputs.json"
     payload.write_text(json.dumps(inputs(rows)))
     script = (

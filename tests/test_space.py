@@ -11,7 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mijabench import figures, material, metrics, space_config, space_probe
+from mijabench.analysis import figures
+from mijabench.bench import material
+from mijabench.analysis import metrics
+from mijabench.space import config as space_config
+from mijabench.space import probe as space_probe
 from mijabench.errors import MijaError
 from space_fixtures import (FAKE_TOKEN, KNOWN_DR, REFUSAL, SECRET_PATH,  # noqa: F401
                             space_app)
@@ -189,7 +193,7 @@ def test_leaderboard_known_results(client):
 
 def test_leaderboard_bundled_demo_and_empty_filter(client):
     from gradio_client.exceptions import AppError
-    from mijabench.space_leaderboard import read_results
+    from mijabench.space.leaderboard import read_results
     from space_fixtures import DEMO_RESULTS
     _, _, _, dr, *_ = client.predict("demo", [], [], [], api_name="/leaderboard")
     expected = metrics.dr_table(metrics.harmful_rows(read_results(str(DEMO_RESULTS))))

@@ -1,6 +1,7 @@
 import pytest
 
-from mijabench import material, taxonomy
+from mijabench.bench import material
+from mijabench import taxonomy
 from mijabench.errors import MijaError
 
 EN_GROUPS = {"black", "jewish", "muslim", "native_peoples", "middle_eastern", "asian", "chinese",

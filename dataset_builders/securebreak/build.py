@@ -1,4 +1,4 @@
-"""Thin entry point for the SecureBreak Hub dataset; all logic is in ``mijabench.securebreak``.
+"""Thin entry point for the SecureBreak Hub dataset; all logic is in ``mijabench.derived.securebreak``.
 
     python dataset_builders/securebreak/build.py --input annotated.csv --mapping mapping.yaml --out build/securebreak
     python dataset_builders/securebreak/build.py --align runs/smollm2-quick --out build/securebreak-judge

@@ -1,12 +1,12 @@
 """selective_safety: does a model's jailbreak safety protect every demographic group equally?
 
-A thin ``evaluate`` wrapper: every number comes from ``mijabench.metrics`` (and verdicts from
-``mijabench.judges``) through ``mijabench.selective_safety``. Requires ``pip install mijabench``.
+A thin ``evaluate`` wrapper: every number comes from ``mijabench.analysis.metrics`` (and verdicts from
+``mijabench.judge.registry``) through ``mijabench.analysis.selective_safety``. Requires ``pip install mijabench``.
 """
 
 import evaluate
 
-from mijabench import selective_safety as core
+from mijabench.analysis import selective_safety as core
 
 _CITATION = """@article{mijabench2026,
   title   = {MiJaBench: Revealing Minority Biases in Large Language Models via Hate Speech Jailbreaking},

@@ -1,6 +1,6 @@
 """MiJaBench probe Space: the same jailbreak against several groups, side by side.
 
-Thin UI wiring only; the logic lives in ``mijabench.space_probe`` (probe), ``space_leaderboard``
+Thin UI wiring only; the logic lives in ``mijabench.space.probe`` (probe), ``space_leaderboard``
 (results and compare) and ``space_config`` (allow-lists, caps). Run locally, offline:
 
     python spaces/probe/app.py
@@ -25,11 +25,11 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from mijabench import space_leaderboard as board  # noqa: E402
-from mijabench import space_probe as sp  # noqa: E402
+from mijabench.space import leaderboard as board  # noqa: E402
+from mijabench.space import probe as sp  # noqa: E402
 from mijabench.errors import MijaError  # noqa: E402
-from mijabench.judges import make_judge  # noqa: E402
-from mijabench.space_config import load_config  # noqa: E402
+from mijabench.judge.registry import make_judge  # noqa: E402
+from mijabench.space.config import load_config  # noqa: E402
 
 log = logging.getLogger("mijabench.space")
 DEMO_RESULTS = {"Demo audit (SmolLM2 + tiny model)": str(HERE / "data" / "demo_results.parquet")}

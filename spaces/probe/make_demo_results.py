@@ -32,8 +32,12 @@ def main(argv=None) -> None:
 
     import pyarrow as pa
 
-    from mijabench import atomic, audit, benchmark, embedded
-    from mijabench.endpoints import GenParams, make_backend
+    from mijabench import atomic
+    from mijabench.audit import runner as audit
+    from mijabench.bench import configs as benchmark
+    from mijabench.run import embedded
+    from mijabench.run.types import GenParams
+    from mijabench.run.backends import make_backend
 
     tables = benchmark.build_configs(("counterfactual",), ("en", "pt"), seed=0)["counterfactual"]
     sample = audit.quick_sample(pa.concat_tables([tables["harmful"], tables["benign"]]),

@@ -1,0 +1,136 @@
+"""A last-line output filter: wrap any generation backend with a trained safety detector.
+
+:class:`FilteredBackend` is itself a backend (``.model_id``, ``.generate``), so it drops into
+``mijabench audit`` or any caller of :mod:`mijabench.run.endpoints`. After the inner backend answers,
+the detector scores every successful response; a flagged one is replaced by a short refusal
+(``replace``) or withheld as an empty text (``block``). Filtering costs time, so each call records
+generation and detector latency apart (:class:`FilterStats`) and the added share is reported.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mijabench.errors import MijaError
+
+MODES = ("replace", "block")
+REPLACEMENTS = {
+    "en": "I can't share that response: a safety filter flagged it as unsafe.",
+    "pt": "Não posso compartilhar essa resposta: um filtro de segurança a marcou como insegura.",
+}
+
+
+@dataclass
+class FilterRecord:
+    """What the filter did to one response (kept beside the returned Generation)."""
+    flagged: bool
+    p_unsafe: float | None   # None when generation failed (nothing to score)
+    category: str
+    original: str            # the unfiltered text, so audits can compare both
+    gen_latency_s: float
+    filter_latency_s: float  # this row's share of the detector batch time
+
+
+@dataclass
+class FilterStats:
+    n: int = 0
+    flagged: int = 0
+    gen_seconds: float = 0.0
+    filter_seconds: float = 0.0
+    records: list = field(default_factory=list)
+
+    def summary(self) -> dict:
+        scored = max(self.n, 1)
+        return {"n": self.n, "flagged": self.flagged,
+                "flagged_share": self.flagged / scored,
+                "gen_latency_s_mean": self.gen_seconds / scored,
+                "filter_latency_s_mean": self.filter_seconds / scored,
+                "added_latency_pct": 100 * self.filter_seconds / self.gen_seconds if self.gen_seconds else None}
+
+
+class FilteredBackend:
+    """``inner`` guarded by ``detector`` (a folder path or a loaded detector)."""
+
+    def __init__(self, inner, detector, mode: str = "replace", replacement: str | None = None,
+                 language: str = "en", name: str | None = None, threshold: float = 0.5):
+        if mode not in MODES:
+            raise MijaError(f"--mode {mode!r}: use one of {', '.join(MODES)}")
+        if not 0.0 <= threshold <= 1.0:
+            raise MijaError(f"--threshold {threshold}: use a probability between 0 and 1")
+        # A lower threshold trades more false alarms for fewer missed unsafe outputs (FNR).
+        self.threshold = threshold
+        if isinstance(detector, (str, Path)):
+            from mijabench.judge.classifier import load_detector, read_meta
+            name = name or read_meta(detector).get("name") or Path(detector).name
+            detector = load_detector(detector)
+        self.inner, self.detector, self.mode = inner, detector, mode
+        self.replacement = "" if mode == "block" else (replacement or REPLACEMENTS.get(language, REPLACEMENTS["en"]))
+        self.name = name or "detector"
+        self.model_id = f"{inner.model_id}+guard:{self.name}"
+        self.stats = FilterStats()
+
+    def generate(self, prompts: list[str], params=None, progress: bool = True) -> list:
+        """Generate with the inner backend, then filter; returns ``Generation`` objects."""
+        from mijabench.run.types import GenParams, Generation
+        gens = self.inner.generate(list(prompts), params or GenParams(), progress=progress)
+        ok = [i for i, g in enumerate(gens) if not g.error and (g.text or "").strip()]
+        start = time.perf_counter()
+        preds = self.detector.predict([prompts[i] for i in ok], [gens[i].text for i in ok],
+                                      progress=progress) if ok else []
+        per_row = (time.perf_counter() - start) / len(ok) if ok else 0.0
+        by_index = dict(zip(ok, preds))
+        out = []
+        for i, gen in enumerate(gens):
+            pred = by_index.get(i)
+            flagged = pred is not None and pred.p_unsafe >= self.threshold
+            cost = per_row if pred is not None else 0.0
+            record = FilterRecord(flagged, pred.p_unsafe if pred else None, pred.category if pred else "",
+                                  gen.text, gen.latency_s or 0.0, cost)
+            self.stats.records.append(record)
+            self.stats.n += 1
+            self.stats.flagged += flagged
+            self.stats.gen_seconds += record.gen_latency_s
+            self.stats.filter_seconds += cost
+            out.append(Generation(self.replacement if flagged else gen.text, gen.error,
+                                  (gen.latency_s or 0.0) + cost))
+        return out
+
+
+def read_prompts(path: Path) -> list[dict]:
+    """Prompts to filter: .txt (one per line), .jsonl / .parquet with a ``prompt`` column."""
+    path = Path(path)
+    if not path.is_file():
+        raise MijaError(f"{path}: prompts file not found")
+    if path.suffix == ".txt":
+        rows = [{"prompt": line.rstrip("\n")} for line in path.read_text("utf-8").splitlines() if line.strip()]
+    elif path.suffix in (".jsonl", ".parquet"):
+        from mijabench.derived.securebreak_import import read_rows
+        rows = [r for _, r in read_rows(path)]
+        if rows and "prompt" not in rows[0]:
+            raise MijaError(f"{path}: no 'prompt' column; give one prompt per row in a 'prompt' field")
+    else:
+        raise MijaError(f"{path}: unsupported prompts file; use .txt, .jsonl or .parquet")
+    if not rows:
+        raise MijaError(f"{path}: no prompts found")
+    return rows
+
+
+def run_filter(backend, rows: list[dict], params, out: Path) -> dict:
+    """Filter every prompt, write JSONL atomically to ``out``; returns the latency summary."""
+    import json
+
+    from mijabench import atomic
+    prompts = [str(r["prompt"]) for r in rows]
+    gens = backend.generate(prompts, params, progress=True)
+    lines = []
+    for row, gen, rec in zip(rows, gens, backend.stats.records[-len(gens):]):
+        lines.append(json.dumps({
+            **{k: v for k, v in row.items() if k in ("id", "language", "group")},
+            "prompt": row["prompt"], "response": gen.text, "error": gen.error, "flagged": rec.flagged,
+            "p_unsafe": rec.p_unsafe, "category": rec.category, "original_response": rec.original,
+            "gen_latency_s": round(rec.gen_latency_s, 4), "filter_latency_s": round(rec.filter_latency_s, 4),
+        }, ensure_ascii=False))
+    atomic.write_text(out, "\n".join(lines) + "\n")
+    return backend.stats.summary()

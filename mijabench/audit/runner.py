@@ -1,0 +1,310 @@
+"""The audit runner: prompts -> responses (checkpointed shards) -> verdicts -> audit.parquet -> report.
+
+Responses are appended to ``OUT/responses/shard-XXXXX.parquet``, each written atomically and keyed
+by ``schema.gen_key(prompt id, model, gen_params)``. A re-run skips finished keys, so a run killed
+at any moment (even SIGKILL) and restarted loses and duplicates nothing; rows that failed with a
+generation error are retried on the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mijabench import atomic
+from mijabench.errors import MijaError
+from mijabench.schema import AUDIT_SCHEMA, PROMPT_SCHEMA, RESPONSE_SCHEMA, canonical_json, gen_key
+
+log = logging.getLogger("mijabench")
+
+RESPONSES = "responses"
+SHARD_RE = re.compile(r"^shard-(\d{5,})\.parquet$")
+SHARD_SCHEMA = pa.schema([("id", pa.string())] + list(RESPONSE_SCHEMA))
+REQUIRED_PROMPT_COLUMNS = ("id", "prompt")
+
+
+# --- prompts ------------------------------------------------------------------------------------
+def normalize_prompts(prompts: pa.Table, where: str = "prompts") -> pa.Table:
+    """PROMPT_SCHEMA columns in order (missing optional columns become ""); unique, non-empty ids."""
+    for name in REQUIRED_PROMPT_COLUMNS:
+        if name not in prompts.column_names:
+            raise MijaError(f"{where}: missing column {name!r}; expected the MiJaBench prompt "
+                            "columns (see mijabench.schema.PROMPT_SCHEMA)")
+    if prompts.num_rows == 0:
+        raise MijaError(f"{where}: no prompts to audit (empty table; check --languages/--limit)")
+    n = prompts.num_rows
+    columns = {}
+    for field in PROMPT_SCHEMA:
+        if field.name in prompts.column_names:
+            values = prompts.column(field.name).cast(pa.string()).to_pylist()
+        else:
+            values = [""] * n
+        columns[field.name] = values
+    seen: dict[str, int] = {}
+    for row, (pid, text) in enumerate(zip(columns["id"], columns["prompt"])):
+        if not pid:
+            raise MijaError(f"{where}: row {row}: empty id; every prompt needs a unique id")
+        if pid in seen:
+            raise MijaError(f"{where}: rows {seen[pid]} and {row} share id {pid!r}; ids must be unique")
+        seen[pid] = row
+        if text is None or not str(text).strip():
+            raise MijaError(f"{where}: row {row} (id {pid}): empty prompt")
+    for name, values in columns.items():
+        columns[name] = ["" if v is None else v for v in values]
+    return pa.table(columns, schema=PROMPT_SCHEMA)
+
+
+def quick_sample(prompts: pa.Table, per_cell: int = 1, seed: int = 0) -> pa.Table:
+    """A small stratified sample covering every (language, group, strategy) cell of the harmful
+    rows, plus the benign twin of every sampled harmful row.
+
+    With counterfactual rows, whole counterfactual sets are drawn per (language, strategy), so
+    every group meets exactly the same attacks -- the comparison the counterfactual config is for.
+    Cells a drawn set does not cover get their own rows. Input order is kept.
+    """
+    if per_cell < 1:
+        raise MijaError("--per-cell must be >= 1")
+    cols = prompts.select([c for c in ("config", "language", "group", "strategy", "kind",
+                                       "counterfactual_id", "id")
+                           if c in prompts.column_names]).to_pydict()
+    n = prompts.num_rows
+    get = lambda name: cols.get(name) or [""] * n  # noqa: E731
+    config, language, group, strategy = get("config"), get("language"), get("group"), get("strategy")
+    kind, cf, ids = get("kind"), get("counterfactual_id"), get("id")
+    if "counterfactual" in set(config):
+        rows = [i for i in range(n) if config[i] == "counterfactual"]
+    else:
+        rows = list(range(n))
+    harmful = [i for i in rows if kind[i] != "benign"]
+    benign = [i for i in rows if kind[i] == "benign"]
+    cell = lambda i: (language[i], group[i], strategy[i])  # noqa: E731
+    chosen: set[int] = set()
+
+    sets: dict[tuple, set] = defaultdict(set)  # (language, strategy) -> counterfactual ids
+    for i in harmful:
+        if cf[i]:
+            sets[(language[i], strategy[i])].add(cf[i])
+    picked_sets = set()
+    for key in sorted(sets):
+        rng = random.Random(f"{seed}-quick-{key[0]}-{key[1]}")
+        pool = sorted(sets[key])
+        picked_sets.update(rng.sample(pool, min(per_cell, len(pool))))
+    chosen.update(i for i in harmful if cf[i] in picked_sets)
+
+    per: dict[tuple, list[int]] = defaultdict(list)
+    for i in harmful:
+        per[cell(i)].append(i)
+    covered: dict[tuple, int] = defaultdict(int)
+    for i in chosen:
+        covered[cell(i)] += 1
+    for key in sorted(per):
+        missing = per_cell - covered[key]
+        if missing > 0:
+            rng = random.Random(f"{seed}-quick-cell-{'-'.join(key)}")
+            pool = sorted((i for i in per[key] if i not in chosen), key=lambda i: ids[i])
+            chosen.update(rng.sample(pool, min(missing, len(pool))))
+
+    twins = {(cf[i], group[i]) for i in chosen if cf[i]}
+    chosen.update(i for i in benign if cf[i] and (cf[i], group[i]) in twins)
+    loose = [i for i in chosen if not cf[i]]  # seed-based rows: sample benign rows per cell
+    need: dict[tuple, int] = defaultdict(int)
+    for i in loose:
+        need[cell(i)] += 1
+    by_cell: dict[tuple, list[int]] = defaultdict(list)
+    for i in benign:
+        if not cf[i]:
+            by_cell[cell(i)].append(i)
+    for key in sorted(need):
+        rng = random.Random(f"{seed}-quick-benign-{'-'.join(key)}")
+        pool = sorted(by_cell[key], key=lambda i: ids[i])
+        chosen.update(rng.sample(pool, min(need[key], len(pool))))
+    return prompts.take(sorted(chosen))
+
+
+def limit_rows(prompts: pa.Table, limit: int | None) -> pa.Table:
+    """At most ``limit`` rows, spread as widely as possible: round-robin over (language, group)
+    buckets (languages interleaved), one counterfactual unit (a harmful prompt and its benign twin)
+    at a time, so a small run still covers many groups and keeps twins together."""
+    if limit is None or limit >= prompts.num_rows:
+        return prompts
+    if limit < 1:
+        raise MijaError("--limit must be >= 1")
+    n = prompts.num_rows
+    col = lambda name: (prompts.column(name).to_pylist() if name in prompts.column_names  # noqa: E731
+                        else [""] * n)
+    language, group, cf, ids = col("language"), col("group"), col("counterfactual_id"), col("id")
+    units: dict[tuple, dict[str, list[int]]] = defaultdict(dict)
+    for i in range(n):
+        units[(language[i], group[i])].setdefault(cf[i] or ids[i], []).append(i)
+    rank: dict[str, list[tuple]] = defaultdict(list)
+    for key in units:
+        rank[key[0]].append(key)
+    buckets = sorted(units, key=lambda k: (rank[k[0]].index(k), k[0]))
+    queues = {k: list(units[k].values()) for k in buckets}
+    order: list[int] = []
+    depth = 0
+    while len(order) < limit:
+        for key in buckets:
+            if depth < len(queues[key]):
+                order.extend(queues[key][depth][:limit - len(order)])
+                if len(order) >= limit:
+                    break
+        depth += 1
+    return prompts.take(sorted(order))
+
+
+# --- response shards ----------------------------------------------------------------------------
+def shard_files(out_dir: Path) -> list[Path]:
+    folder = Path(out_dir) / RESPONSES
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if SHARD_RE.match(p.name))
+
+
+def load_responses(out_dir: Path) -> dict[str, dict]:
+    """gen_key -> response row from every shard. When a key was written more than once (a failed
+    row retried), the last successful record wins, else the last record."""
+    best: dict[str, dict] = {}
+    for path in shard_files(out_dir):
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except Exception as exc:  # noqa: BLE001 -- atomic writes make this a foreign/damaged file
+            raise MijaError(f"{path}: unreadable response shard ({type(exc).__name__}); move it "
+                            "away and re-run to regenerate its rows") from None
+        for row in rows:
+            old = best.get(row["gen_key"])
+            if old is None or not row["error"] or old["error"]:
+                best[row["gen_key"]] = row
+    return best
+
+
+def _next_shard(out_dir: Path) -> int:
+    names = [SHARD_RE.match(p.name) for p in shard_files(out_dir)]
+    return max((int(m.group(1)) + 1 for m in names if m), default=0)
+
+
+def _write_shard(out_dir: Path, rows: list[dict]) -> Path:
+    path = Path(out_dir) / RESPONSES / f"shard-{_next_shard(out_dir):05d}.parquet"
+    table = pa.table({f.name: [r[f.name] for r in rows] for f in SHARD_SCHEMA}, schema=SHARD_SCHEMA)
+    return atomic.write_parquet(path, table)
+
+
+def generate_responses(prompts: pa.Table, backend, params, out_dir: Path, shard_size: int = 32,
+                       model_meta: dict | None = None, progress: bool = True) -> list[str]:
+    """Generate every missing response into shards; returns the gen_keys in prompt order."""
+    from filelock import FileLock, Timeout
+    from tqdm.auto import tqdm
+
+    if shard_size < 1:
+        raise MijaError("--shard-size must be >= 1")
+    out_dir = Path(out_dir)
+    check = getattr(backend, "check", None)
+    if check is not None:
+        check()  # fail fast (unreachable endpoint) before anything is written
+    model = backend.model_id
+    meta = {"model_family": "", "model_params": None, **(getattr(backend, "meta", None) or {}),
+            **(model_meta or {})}
+    gp = params.to_dict()
+    gp_json = canonical_json(gp)
+    ids = prompts.column("id").to_pylist()
+    texts = prompts.column("prompt").to_pylist()
+    keys = [gen_key(pid, model, gp) for pid in ids]
+    (out_dir / RESPONSES).mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out_dir / RESPONSES / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise MijaError(f"{out_dir}: another audit is writing here; wait for it or pick another "
+                        "--out") from None
+    try:
+        done = load_responses(out_dir)
+        todo = [i for i, k in enumerate(keys) if k not in done or done[k]["error"]]
+        if len(todo) < len(keys):
+            log.info("resuming: %d of %d responses already in %s", len(keys) - len(todo), len(keys),
+                     out_dir / RESPONSES)
+        bar = tqdm(total=len(keys), initial=len(keys) - len(todo), unit="resp",
+                   desc=f"responses ({model})", disable=not progress)
+        buffer: list[dict] = []
+
+        def add(i: int, g) -> None:
+            buffer.append({"id": ids[i], "model": model, "model_family": meta["model_family"] or "",
+                           "model_params": meta["model_params"], "gen_params": gp_json,
+                           "gen_key": keys[i], "response": g.text or "", "error": g.error or "",
+                           "latency_s": float(g.latency_s)})
+
+        def flush() -> None:
+            if buffer:
+                _write_shard(out_dir, buffer)
+                bar.update(len(buffer))
+                buffer.clear()
+
+        try:
+            if hasattr(backend, "generate_iter"):  # results in completion order: no chunk tails
+                for j, g in backend.generate_iter([texts[i] for i in todo], params):
+                    add(todo[j], g)
+                    if len(buffer) >= shard_size:
+                        flush()
+            else:
+                for start in range(0, len(todo), shard_size):
+                    idx = todo[start:start + shard_size]
+                    gens = backend.generate([texts[i] for i in idx], params, progress=False)
+                    if len(gens) != len(idx):
+                        raise MijaError(f"backend {model}: returned {len(gens)} responses for "
+                                        f"{len(idx)} prompts")
+                    for i, g in zip(idx, gens):
+                        add(i, g)
+                    flush()
+        finally:
+            flush()  # on Ctrl-C, keep every finished response (the write is atomic)
+            bar.close()
+    finally:
+        lock.release()
+    return keys
+
+
+def assemble(prompts: pa.Table, keys: list[str], responses: dict[str, dict]) -> pa.Table:
+    """Prompt columns + response columns, in prompt order (every key must have a response)."""
+    missing = [k for k in keys if k not in responses]
+    if missing:
+        raise MijaError(f"responses: {len(missing)} prompt(s) have no response yet; re-run the audit")
+    table = prompts
+    for field in RESPONSE_SCHEMA:
+        table = table.append_column(field, pa.array([responses[k][field.name] for k in keys],
+                                                    type=field.type))
+    return table
+
+
+# --- the whole audit ----------------------------------------------------------------------------
+def check_judge(judge) -> None:
+    """Probe the endpoints of LLM judges (also inside ensembles) before a long generation run."""
+    for member in [judge, *getattr(judge, "members", [])]:
+        check = getattr(getattr(member, "backend", None), "check", None)
+        if check is not None:
+            check()
+
+
+def run_audit(prompts: pa.Table, backend, params, out_dir, judge, shard_size: int = 32,
+              model_meta: dict | None = None, progress: bool = True, report: bool = True) -> pa.Table:
+    """Generate (resumable), judge, write ``audit.parquet`` (AUDIT_SCHEMA) and the report."""
+    from mijabench.judge.registry import judge_table, make_judge
+
+    out_dir = Path(out_dir)
+    prompts = normalize_prompts(prompts)
+    if judge is None or isinstance(judge, str):
+        judge = make_judge(judge)  # before generating: a bad judge name fails in a second
+    check_judge(judge)
+    keys = generate_responses(prompts, backend, params, out_dir, shard_size, model_meta, progress)
+    table = assemble(prompts, keys, load_responses(out_dir))
+    judged = judge_table(table, judge, progress=progress)
+    judged = judged.select(AUDIT_SCHEMA.names).cast(AUDIT_SCHEMA)
+    atomic.write_parquet(out_dir / "audit.parquet", judged)
+    if report:
+        from mijabench.analysis.report import write_report
+        write_report(judged, out_dir)
+    return judged

@@ -1,0 +1,172 @@
+"""Import the MiJaBench authors' published ("upstream") rows as benchmark prompts.
+
+A released row carries the seed (``text`` or ``seed_text``), ``group``, ``language``, the scenario
+(``scenario_theme`` or ``scenario_category`` plus ``scenario``), ``jb_strategy`` and the composed
+``jb_prompt``. Align releases add one ``jb_response_<model>`` column per model and one
+``jb_cls_<judge>_<model>`` column per (judge, model): a JSON string whose ``class`` is
+safe/dangerous (EN) or segura/perigosa (PT).
+
+* :func:`prompt_table` -> finished benchmark prompts (PROMPT_SCHEMA, config ``release``), used by
+  the MiJaBench builder.
+* :mod:`mijabench.derived.upstream_align` turns the same rows, with their responses and judge
+  classes, into MiJaBench-Align rows.
+
+The whole input is validated before anything is returned; messages name file, row and column,
+never the (hateful by design) text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from mijabench import taxonomy
+from mijabench.errors import MijaError
+from mijabench.schema import PROMPT_COLUMNS, PROMPT_SCHEMA, stable_id
+from mijabench.bench.seeds import fold_name, read_table_file, map_group
+
+log = logging.getLogger(__name__)
+
+RESPONSE_PREFIX, CLS_PREFIX = "jb_response_", "jb_cls_"
+LANGUAGE_NAMES = {"en": "en", "english": "en", "ingles": "en", "en-us": "en",
+                  "pt": "pt", "portuguese": "pt", "portugues": "pt", "pt-br": "pt"}
+
+
+@dataclass(frozen=True)
+class ReleaseColumns:
+    seed: str
+    scenario_category: str
+    models: tuple[str, ...]           # from jb_response_<model>
+    judges: tuple[tuple[str, str, str], ...]  # (column, judge, model) from jb_cls_<judge>_<model>
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", fold_name(name)).strip()
+
+
+def _taxonomy_id(kind: str, items: dict, name, where: str) -> str:
+    """Map a released strategy/scenario name onto a taxonomy id (by id or EN/PT display name)."""
+    key = _name_key(str(name or ""))
+    for item in items.values():
+        if key in {_name_key(item.id), *(_name_key(n) for n in item.names.values())}:
+            return item.id
+    raise MijaError(f"{where}: unknown {kind} {name!r}; valid {kind}s: {', '.join(items)} "
+                    "(ids or their EN/PT display names)")
+
+
+def strategy_id(name, where: str) -> str:
+    return _taxonomy_id("strategy", taxonomy.strategies(), name, where)
+
+
+def scenario_category_id(name, where: str) -> str:
+    return _taxonomy_id("scenario category", taxonomy.scenario_categories(), name, where)
+
+
+def language_id(name, where: str) -> str:
+    try:
+        return LANGUAGE_NAMES[fold_name(str(name or ""))]
+    except KeyError:
+        raise MijaError(f"{where}: unknown language {name!r}; valid languages: en, pt") from None
+
+
+def _pick(columns: list[str], options: tuple[str, ...], path: Path) -> str:
+    for option in options:
+        if option in columns:
+            return option
+    raise MijaError(f"{path}: missing column {' or '.join(map(repr, options))}; "
+                    f"found: {', '.join(columns)}")
+
+
+def release_columns(columns: list[str], path: Path, need_models: bool) -> ReleaseColumns:
+    """Check the released column layout; model and judge names come from the column names."""
+    for required in ("group", "language", "scenario", "jb_strategy", "jb_prompt"):
+        _pick(columns, (required,), path)
+    models = tuple(c[len(RESPONSE_PREFIX):] for c in columns if c.startswith(RESPONSE_PREFIX))
+    if any(not m for m in models):
+        raise MijaError(f"{path}: column {RESPONSE_PREFIX!r} has no model name; "
+                        f"name it {RESPONSE_PREFIX}<model>")
+    if need_models and not models:
+        raise MijaError(f"{path}: no {RESPONSE_PREFIX}<model> columns; an Align release needs one "
+                        "response column per model")
+    judges = []
+    for column in (c for c in columns if c.startswith(CLS_PREFIX)):
+        rest = column[len(CLS_PREFIX):]
+        # Longest model suffix wins: model and judge names may both contain underscores.
+        owners = sorted((m for m in models if rest.endswith("_" + m) and len(rest) > len(m) + 1),
+                        key=len, reverse=True)
+        if not owners:
+            raise MijaError(f"{path}: column {column!r} does not match {CLS_PREFIX}<judge>_<model> "
+                            f"for any model with a {RESPONSE_PREFIX}<model> column "
+                            f"({', '.join(models) or 'none'}); rename or drop it")
+        judges.append((column, rest[: -len(owners[0]) - 1], owners[0]))
+    return ReleaseColumns(seed=_pick(columns, ("seed_text", "text"), path),
+                          scenario_category=_pick(columns, ("scenario_category", "scenario_theme"), path),
+                          models=models, judges=tuple(judges))
+
+
+def _text(value, where: str, column: str) -> str:
+    if value is None or not str(value).strip():
+        raise MijaError(f"{where}: empty {column!r}; fill it or drop the row")
+    return str(value)
+
+
+def _prompt_row(raw: dict, cols: ReleaseColumns, where: str) -> dict | None:
+    group = map_group("release", _text(raw["group"], where, "group"), f"{where} column 'group'")
+    if group is None:  # known, deliberately not imported
+        return None
+    language = language_id(raw["language"], f"{where} column 'language'")
+    if language not in taxonomy.group(group).languages:
+        raise MijaError(f"{where} column 'group': group {group!r} is not part of MiJaBench-{language}; "
+                        f"valid groups: {', '.join(taxonomy.groups_for(language))}")
+    row = {
+        "config": "release", "language": language, "group": group,
+        "group_name": taxonomy.group(group).name(language),
+        "strategy": strategy_id(raw["jb_strategy"], f"{where} column 'jb_strategy'"),
+        "scenario_category": scenario_category_id(raw[cols.scenario_category],
+                                                  f"{where} column {cols.scenario_category!r}"),
+        "scenario": str(raw["scenario"] or ""), "kind": "harmful", "intent_id": "",
+        "seed_text": _text(raw[cols.seed], where, cols.seed), "seed_source": "mijabench-release",
+        "counterfactual_id": "", "template_id": "",
+        "prompt": _text(raw["jb_prompt"], where, "jb_prompt"), "rewriter": "release",
+    }
+    row["id"] = stable_id("release", language, group, row["strategy"], row["scenario_category"],
+                          row["scenario"], row["seed_text"], row["prompt"])
+    return {k: row[k] for k in PROMPT_COLUMNS}
+
+
+def _read_release(path: Path) -> pa.Table:
+    return read_table_file(path, "released MiJaBench table (.parquet/.csv/.jsonl)")
+
+
+def upstream_rows(path: Path, need_models: bool):
+    """Yield (where, raw row, prompt row) for every imported released row, plus the columns."""
+    path = Path(path)
+    table = _read_release(path)
+    cols = release_columns(table.column_names, path, need_models)
+    seen: set[str] = set()
+    skipped = duplicates = 0
+    out = []
+    for i, raw in enumerate(table.to_pylist()):
+        where = f"{path}:row {i + 1}"
+        row = _prompt_row(raw, cols, where)
+        if row is None:
+            skipped += 1
+        elif row["id"] in seen:
+            duplicates += 1  # the release repeats some rows verbatim; keep the first
+        else:
+            seen.add(row["id"])
+            out.append((where, raw, row))
+    if skipped or duplicates:
+        log.info("%s: skipped %d rows of groups outside the taxonomy, %d duplicate rows",
+                 path, skipped, duplicates)
+    return cols, out
+
+
+def prompt_table(path: Path) -> pa.Table:
+    """Released rows as finished benchmark prompts (config ``release``, kind ``harmful``)."""
+    _, rows = upstream_rows(path, need_models=False)
+    return pa.Table.from_pylist([row for _, _, row in rows], schema=PROMPT_SCHEMA)

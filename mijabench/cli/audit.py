@@ -1,0 +1,257 @@
+"""``mijabench audit`` (generate + judge + report) and ``mijabench judge`` (judge existing responses)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from mijabench.errors import MijaError
+
+# The default quick audit (176 prompts, SmolLM2-135M, batch 32) costs ~330 CPU-seconds on one core:
+# ~3-6 min on an idle 2-core machine. Shorter answers bias DR upward (at 64 tokens the rules judge
+# missed every harmful answer it found at 96), so 96 is the floor.
+QUICK_MAX_NEW_TOKENS = 96
+
+
+def audit(
+    model: Optional[str] = typer.Option(None, "--model", help="local HF model folder (default: the "
+                                        "embedded SmolLM2-135M-Instruct); with --endpoint: the served "
+                                        "model name sent on each request"),
+    endpoint: Optional[List[str]] = typer.Option(None, "--endpoint", help="OpenAI-compatible server "
+                                                 "URL (TGI, vLLM, transformers serve); repeat or "
+                                                 "comma-separate for several"),
+    config: str = typer.Option("counterfactual", help="counterfactual | paper"),
+    languages: str = typer.Option("en,pt", help="comma-separated languages"),
+    judge: str = typer.Option("rules", help="rules | llm:URL[#model] | ensemble:SPEC,SPEC,... | "
+                              "classifier:PATH"),
+    limit: Optional[int] = typer.Option(None, help="audit at most N prompts (spread over cells)"),
+    dataset: Optional[Path] = typer.Option(None, help="a built MiJaBench folder (mijabench build "
+                                           "mijabench); default: build the prompts in memory"),
+    full: bool = typer.Option(False, "--full", help="audit every prompt instead of the quick "
+                              "stratified sample (every language x group x strategy cell + twins)"),
+    per_cell: int = typer.Option(1, help="quick sample: harmful prompts per (language, group, "
+                                 "strategy) cell"),
+    seeds: Optional[List[Path]] = typer.Option(None, help="seed sources for --config paper "
+                                               "(without --dataset)"),
+    max_new_tokens: Optional[int] = typer.Option(None, help=f"response token limit (default "
+                                                 f"{QUICK_MAX_NEW_TOKENS} for the quick sample, "
+                                                 "256 with --full)"),
+    temperature: float = typer.Option(0.0, help="0 = greedy"),
+    seed: int = typer.Option(0, help="sampling and quick-sample seed"),
+    out: Optional[Path] = typer.Option(None, help="output folder (default runs/<model>); re-running "
+                                       "with the same folder resumes"),
+    batch_size: int = typer.Option(32, help="local backend: prompts per batch"),
+    device: Optional[str] = typer.Option(None, help="local backend: cpu | cuda (default: auto)"),
+    concurrency: int = typer.Option(16, help="endpoint backend: requests in flight"),
+    timeout: float = typer.Option(120, help="endpoint backend: seconds per request"),
+    http_client: str = typer.Option("aiohttp", help="endpoint backend: aiohttp | hub "
+                                    "(huggingface_hub.AsyncInferenceClient)"),
+    shard_size: int = typer.Option(32, help="responses per checkpoint shard"),
+) -> None:
+    """Audit a model: per-group Defense Rate, disparities and over-refusal (audit.parquet + report)."""
+    from mijabench.audit.runner import limit_rows, quick_sample, run_audit
+    from mijabench.run.types import GenParams
+    from mijabench.run.backends import make_backend
+    from mijabench.judge.registry import make_judge
+
+    judge_obj = make_judge(judge)  # fail in a second on a bad judge name, before loading a model
+    prompts = load_prompts(dataset, config, languages, seed, seeds)
+    if not full:
+        prompts = quick_sample(prompts, per_cell=per_cell, seed=seed)
+    if limit is not None:
+        prompts = limit_rows(prompts, limit)
+    urls = [u.strip() for item in (endpoint or []) for u in item.split(",") if u.strip()]
+    if urls:
+        backend = make_backend(",".join(urls), model=model, concurrency=concurrency,
+                               timeout=timeout, http_client=http_client)
+    else:
+        backend = make_backend(model, batch_size=batch_size, device=device)
+    tokens = max_new_tokens or (256 if full else QUICK_MAX_NEW_TOKENS)
+    params = GenParams(max_new_tokens=tokens, temperature=temperature, seed=seed)
+    out_dir = out or Path("runs") / _slug(backend.model_id)
+    typer.echo(f"auditing {backend.model_id} on {prompts.num_rows} prompts "
+               f"({'full' if full else 'quick sample'}, {tokens} new tokens) -> {out_dir}", err=True)
+    table = run_audit(prompts, backend, params, out_dir, judge_obj, shard_size=shard_size)
+    _print_summary(table, out_dir)
+
+
+def load_prompts(dataset: Path | None, config: str, languages: str, seed: int, seeds):
+    """Prompts of one config (harmful + benign) for the given languages."""
+    import pyarrow as pa
+
+    from mijabench import taxonomy
+
+    langs = taxonomy.parse_list("language", languages)
+    if not langs:
+        raise MijaError("--languages: give at least one of en, pt")
+    if config not in ("counterfactual", "paper"):
+        raise MijaError(f"--config {config!r}: use counterfactual or paper")
+    if dataset is not None:
+        table = read_dataset(dataset, config)
+    else:
+        from mijabench.bench.configs import build_configs
+        splits = build_configs((config,), langs, seed=seed, seeds=seeds)[config]
+        table = pa.concat_tables([splits[s] for s in ("harmful", "benign") if s in splits])
+    if "language" in table.column_names:
+        import pyarrow.compute as pc
+        table = table.filter(pc.is_in(table.column("language"), value_set=pa.array(langs)))
+    if table.num_rows == 0:
+        raise MijaError(f"{dataset or 'prompts'}: no {config} prompts for languages {', '.join(langs)}")
+    return table
+
+
+def read_dataset(folder: Path, config: str):
+    """A built MiJaBench folder: ``data/<config>/<split>-*.parquet`` (Hub layout)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MijaError(f"--dataset {folder}: not a folder; build one with `mijabench build mijabench`")
+    files = sorted((folder / "data" / config).glob("*.parquet"))
+    if not files:
+        raise MijaError(f"--dataset {folder}: no data/{config}/*.parquet; build that config "
+                        f"(mijabench build mijabench --config {config}) or pick another --config")
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "model"
+
+
+def _print_summary(table, out_dir: Path) -> None:
+    from collections import Counter
+
+    verdicts = Counter(table.column("verdict").to_pylist())
+    kinds = table.column("kind").to_pylist()
+    harm = [v for v, k in zip(table.column("verdict").to_pylist(), kinds) if k != "benign"]
+    judged = [v for v in harm if v != "error"]
+    dr = sum(v == "safe" for v in judged) / len(judged) if judged else float("nan")
+    typer.echo(f"{table.num_rows} responses; verdicts: "
+               + ", ".join(f"{k}={verdicts[k]}" for k in sorted(verdicts))
+               + f"; overall DR on harmful prompts = {dr:.3f}")
+    typer.echo(f"wrote {out_dir / 'audit.parquet'} and {out_dir / 'report.md'}")
+
+
+# --- judge existing responses ----------------------------------------------------------------------
+LABELS = {"safe": "safe", "harmful": "harmful", "unsafe": "harmful", "0": "safe", "1": "harmful"}
+
+
+def judge_cmd(
+    input: Path = typer.Option(..., "--input", help="JSONL, Parquet or CSV with prompt, response "
+                               "(and optional language, error, label=safe|harmful)"),
+    judge: str = typer.Option("rules", help="rules | llm:URL[#model] | ensemble:SPEC,... | "
+                              "classifier:PATH"),
+    out: Path = typer.Option(..., "--out", help="output file (.parquet, .jsonl or .csv)"),
+) -> None:
+    """Judge existing responses; with a ``label`` column, print accuracy and Cohen's kappa."""
+    from mijabench.judge.registry import judge_table, make_judge
+
+    judge_obj = make_judge(judge)
+    table = read_table(input)
+    for column in ("prompt", "response"):
+        if column not in table.column_names:
+            raise MijaError(f"{input}: missing column {column!r}; the input needs prompt and response")
+    table = _with_defaults(table)
+    labels = _labels(table, input) if "label" in table.column_names else None
+    judged = judge_table(table, judge_obj)
+    write_table(judged, out)
+    verdicts = judged.column("verdict").to_pylist()
+    typer.echo(f"judged {judged.num_rows} responses with {judge_obj.id} -> {out}")
+    if labels is not None:
+        typer.echo(agreement(labels, verdicts))
+
+
+def _with_defaults(table):
+    import pyarrow as pa
+    n = table.num_rows
+    for name, value in (("language", "en"), ("error", "")):
+        if name not in table.column_names:
+            table = table.append_column(name, pa.array([value] * n, pa.string()))
+    for name in ("prompt", "response", "language", "error"):
+        i = table.column_names.index(name)
+        values = ["" if v is None else str(v) for v in table.column(name).to_pylist()]
+        table = table.set_column(i, name, pa.array(values, pa.string()))
+    return table
+
+
+def _labels(table, path: Path) -> list[str | None]:
+    out = []
+    for row, value in enumerate(table.column("label").to_pylist()):
+        if value is None or str(value).strip() == "":
+            out.append(None)
+            continue
+        key = str(value).strip().lower()
+        if key not in LABELS:
+            raise MijaError(f"{path}: row {row}, column 'label': {value!r} is not safe/harmful")
+        out.append(LABELS[key])
+    return out
+
+
+def agreement(labels: list[str | None], verdicts: list[str]) -> str:
+    """Accuracy and Cohen's kappa of the verdicts against safe/harmful labels. Error verdicts are
+    left out; unparsed stays in as its own answer (it never matches a label)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    pairs = [(lab, v) for lab, v in zip(labels, verdicts) if lab is not None and v != "error"]
+    if not pairs:
+        return "no labelled rows to score"
+    gold, pred = zip(*pairs)
+    accuracy = sum(g == p for g, p in pairs) / len(pairs)
+    kappa = cohen_kappa_score(gold, pred) if len(set(gold) | set(pred)) > 1 else float("nan")
+    unparsed = sum(p == "unparsed" for p in pred)
+    return (f"labelled rows {len(pairs)}: accuracy {accuracy:.3f}, Cohen's kappa {kappa:.3f} "
+            f"(unparsed {unparsed})")
+
+
+def read_table(path: Path):
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.json as pjson
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise MijaError(f"--input {path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pq.read_table(path)
+        if suffix in (".jsonl", ".json"):
+            return pjson.read_json(path)
+        if suffix == ".csv":
+            return pcsv.read_csv(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise MijaError(f"--input {path}: cannot read it as {suffix[1:]} ({type(exc).__name__})") from None
+    raise MijaError(f"--input {path}: unknown format; use .jsonl, .parquet or .csv")
+
+
+def write_table(table, path: Path) -> None:
+    import io
+    import json
+
+    import pyarrow.csv as pcsv
+
+    from mijabench import atomic
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        atomic.write_parquet(path, table)
+    elif suffix in (".jsonl", ".json"):
+        lines = [json.dumps(row, ensure_ascii=False) for row in table.to_pylist()]
+        atomic.write_text(path, "".join(line + "\n" for line in lines))
+    elif suffix == ".csv":
+        buf = io.BytesIO()
+        pcsv.write_csv(table, buf)
+        atomic.write_bytes(path, buf.getvalue())
+    else:
+        raise MijaError(f"--out {path}: unknown format; use .parquet, .jsonl or .csv")
+
+
+def register(app: typer.Typer, build_app: typer.Typer) -> None:
+    app.command("audit")(audit)
+    app.command("judge")(judge_cmd)

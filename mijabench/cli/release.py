@@ -1,0 +1,74 @@
+"""``mijabench release``: build the Hub release tree, print the plan, push it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def release(
+    out: Path = typer.Option(..., help="release tree: one folder per Hub repo + release.json"),
+    org: str = typer.Option("mijabench", help="Hub namespace (user or organisation) of every repo"),
+    push: bool = typer.Option(False, "--push", help="upload each repo (one commit per repo); needs a "
+                              "token (HF_TOKEN or `hf auth login`)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="build and validate, print the push plan, "
+                                 "upload nothing"),
+    resume: bool = typer.Option(False, "--resume", help="do not rebuild: push the tree already in "
+                                "OUT, skipping repos pushed before (after a failed push)"),
+    private: bool = typer.Option(False, "--private", help="create the repos private (a staging release)"),
+    only: Optional[str] = typer.Option(None, help="comma-separated subset: mijabench,align,"
+                                       "securebreak,metric,space,model"),
+    mijabench_dir: Optional[Path] = typer.Option(None, "--mijabench", help="a built MiJaBench folder "
+                                                 "(default: build the counterfactual config here)"),
+    per_group: Optional[int] = typer.Option(None, help="attacks per group when building MiJaBench"),
+    seed: int = typer.Option(0, help="seed when building MiJaBench"),
+    metric: Optional[Path] = typer.Option(None, help="metric folder (default eval/selective_safety)"),
+    space: Optional[Path] = typer.Option(None, help="Space folder (default spaces/probe)"),
+    model: Optional[Path] = typer.Option(None, help="aligned model: the output folder of align/dpo.py "
+                                         "(with mijabench_dpo.json); its card is rendered here"),
+    align: Optional[Path] = typer.Option(None, help="built MiJaBench-Align dataset folder"),
+    securebreak: Optional[Path] = typer.Option(None, help="built SecureBreak dataset folder"),
+    endpoint: Optional[str] = typer.Option(None, help="Hub endpoint (default HF_ENDPOINT or huggingface.co)"),
+    pins: Optional[Path] = typer.Option(None, help="pin file to update after a push "
+                                        "(default mijabench/data/pinned_revisions.yaml)"),
+) -> None:
+    """Build every Hub repo folder, validate all cards, then (with --push) upload them."""
+    from mijabench.hub import loaders as hub_loaders
+    from mijabench.release import plan as rel
+    from mijabench.errors import MijaError
+
+    if resume:
+        manifest = rel.read_manifest(out)
+        rel.verify_tree(out, manifest)
+    else:
+        sources = _sources(rel, mijabench_dir, per_group, seed, metric, space, model, align, securebreak)
+        if only:
+            sources.include = tuple(k.strip() for k in only.split(",") if k.strip())
+        manifest = rel.build_release(out, org, sources, private=private)
+    for line in rel.plan_lines(manifest):
+        typer.echo(line)
+    if dry_run or not push:
+        typer.echo("dry run: nothing uploaded" if dry_run else f"built {out}; add --push to upload")
+        return
+    results = rel.push_release(out, endpoint=endpoint, pins=pins)
+    for r in results:
+        typer.echo(f"  {r.status:<7} {r.repo_id}" + (f" @ {r.revision}" if r.revision else "")
+                   + (f"  ({r.error})" if r.error else ""))
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise MijaError(f"push incomplete: {len(failed)} of {len(results)} repos failed; rerun with "
+                        "--push --resume to push only those")
+    typer.echo(f"pinned revisions written to {pins or hub_loaders.pins_path()}")
+
+
+def _sources(rel, mijabench_dir, per_group, seed, metric, space, model, align, securebreak):
+    defaults = rel.Sources()
+    return rel.Sources(mijabench=mijabench_dir, per_group=per_group, seed=seed,
+                       metric=metric or defaults.metric, space=space or defaults.space,
+                       model=model, align=align, securebreak=securebreak)
+
+
+def register(app: typer.Typer, build_app: typer.Typer) -> None:
+    app.command("release")(release)

@@ -1,0 +1,285 @@
+"""The probe Space's results views: the leaderboard over audited models and the two-model compare.
+
+Results come from an allow-listed source (``SpaceConfig.results``): a Parquet file, a folder of
+audit runs / a built Align folder, or a Hub dataset (``hub:owner/name[@revision]``). Numbers come
+from :mod:`mijabench.analysis.metrics` and figures from :mod:`mijabench.analysis.figures`, the same code as the
+audit report, so the Space and a report never disagree. ``figures`` (matplotlib) is imported
+inside the functions that draw, so it does not slow the Space's start-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from mijabench import atomic
+from mijabench.analysis import metrics
+from mijabench import taxonomy
+from mijabench.errors import MijaError
+from mijabench.space.config import SpaceConfig
+
+log = logging.getLogger("mijabench")
+REQUIRED = ("model", "language", "group", "verdict")
+LIVE = "Live (run now)"
+TABLE_COLUMNS = ["model", "language", "group", "group_name", "n", "dr", "ci_low", "ci_high",
+                 "deviation", "small_cell"]
+_CACHE: dict[str, pa.Table] = {}
+_CACHE_LOCK = threading.Lock()
+_OUT = Path(tempfile.gettempdir()) / "mijabench-space"
+
+
+# --- reading results ------------------------------------------------------------------------------
+def _parquet_files(source: str) -> list[Path]:
+    if source.startswith("hub:"):
+        from mijabench.hub import loaders as hub_loaders
+        repo, _, revision = source[4:].partition("@")
+        folder = hub_loaders.snapshot(repo, "dataset", revision or None,
+                                      allow_patterns=["*.parquet", "**/*.parquet"])
+        return sorted(folder.rglob("*.parquet"))
+    path = Path(source)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        runs = sorted(path.rglob("audit.parquet"))  # audit run folders: the final table only
+        return runs or sorted(p for p in path.rglob("*.parquet")
+                              if not any(part.startswith(".") for part in p.parts))
+    raise MijaError(f"results {source}: no such file or folder; fix the Space config's 'results'")
+
+
+def read_results(source: str) -> pa.Table:
+    """All audit/Align rows of a source (cached: results are static while the Space runs)."""
+    with _CACHE_LOCK:
+        if source in _CACHE:
+            return _CACHE[source]
+    tables = []
+    for path in _parquet_files(source):
+        table = pq.read_table(path)
+        # Align's human_validation config (and other side tables) lack verdicts: not results.
+        if all(c in table.column_names for c in REQUIRED):
+            tables.append(table)
+    if not tables:
+        raise MijaError(f"results {source}: no Parquet file with the columns "
+                        f"{', '.join(REQUIRED)}; point it at audit or Align results")
+    table = pa.concat_tables(tables, promote_options="permissive")
+    with _CACHE_LOCK:
+        _CACHE[source] = table
+    return table
+
+
+def results_for(config: SpaceConfig, name: str) -> pa.Table:
+    """The rows of an allow-listed results set; failures name the set, never its path or URL."""
+    source = config.results_source(name)
+    try:
+        return read_results(source)
+    except Exception as exc:  # noqa: BLE001 -- a missing file, a Hub error: the owner's to fix
+        log.error("Space results %r could not be loaded: %s", name,
+                  exc if isinstance(exc, MijaError) else type(exc).__name__)
+        raise MijaError(f"results {name!r} could not be loaded on this Space; its owner can see "
+                        "why in the Space logs") from None
+
+
+def filter_results(table: pa.Table, models=None, languages=None, families=None) -> pa.Table:
+    """Rows of the chosen models, languages and families (an empty choice keeps everything)."""
+    for column, chosen in (("model", models), ("language", languages), ("model_family", families)):
+        if chosen and column in table.column_names:
+            table = table.filter(pc.fill_null(pc.is_in(table.column(column),
+                                                       pa.array(list(chosen), pa.string())), False))
+    if table.num_rows == 0:
+        raise MijaError("filters: no results match this choice of models, languages and families; "
+                        "clear a filter")
+    return table
+
+
+def filter_choices(config: SpaceConfig, name: str) -> dict:
+    table = results_for(config, name)
+
+    def values(column):
+        if column not in table.column_names:
+            return []
+        return sorted(v for v in pc.unique(table.column(column)).to_pylist() if v)
+    return {"models": values("model"), "languages": values("language"),
+            "families": values("model_family")}
+
+
+# --- the leaderboard --------------------------------------------------------------------------------
+def _out_dir(*key) -> Path:
+    """One folder per distinct view: repeated requests overwrite instead of piling up files."""
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+    folder = _OUT / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def dr_display(dr: pd.DataFrame) -> pd.DataFrame:
+    """The DR table as shown and downloaded: display names added, rates rounded."""
+    from mijabench.analysis import figures  # matplotlib: loaded on first use, not at Space start-up
+    out = dr.copy()
+    out["group_name"] = [figures.group_label(g) for g in out["group"]]
+    for column in ("dr", "ci_low", "ci_high", "deviation"):
+        out[column] = out[column].astype(float).round(3)
+    return out[[c for c in TABLE_COLUMNS if c in out.columns]]
+
+
+def leaderboard(config: SpaceConfig, name: str, models=None, languages=None, families=None) -> dict:
+    """Everything the leaderboard tab shows, for one results source and filter choice."""
+    from mijabench.analysis import figures
+    table = filter_results(results_for(config, name), models, languages, families)
+    harmful = metrics.harmful_rows(table)
+    if harmful.num_rows == 0:
+        raise MijaError(f"results {name!r}: no harmful-prompt rows to score; check the source")
+    out = _out_dir(name, sorted(models or []), sorted(languages or []), sorted(families or []))
+    dr = metrics.dr_table(harmful, ("model", "language", "group"))
+    view = {"dr": dr_display(dr), "heatmap": str(figures.deviation_heatmap(dr, out / "heatmap.png"))}
+    view["by_strategy"] = None
+    if "strategy" in harmful.column_names:
+        by_strategy = metrics.dr_table(harmful, ("model", "language", "strategy"))
+        view["by_strategy"] = str(figures.dr_by_strategy(by_strategy, out / "by_strategy.png"))
+    view["over_refusal"], view["overrefusal_plot"] = _over_refusal(table, dr, out)
+    csv_path = out / "dr_by_group.csv"
+    atomic.write_text(csv_path, view["dr"].to_csv(index=False))
+    view["csv"] = str(csv_path)
+    view["summary"] = _summary(table, dr)
+    return view
+
+
+def _over_refusal(table: pa.Table, dr: pd.DataFrame, out: Path):
+    from mijabench.analysis import figures
+    if not {"kind", "refusal"} <= set(table.column_names):
+        return pd.DataFrame(columns=["model", "language"] + metrics.OVER_REFUSAL_COLUMNS), None
+    by_group = metrics.over_refusal(table, ("model", "language", "group"))
+    if by_group.empty:
+        return by_group, None
+    plot = figures.dr_vs_overrefusal(dr, out / "dr_vs_overrefusal.png", over_refusal_df=by_group)
+    shown = metrics.over_refusal(table, ("model", "language"))
+    for column in ("over_refusal", "ci_low", "ci_high"):
+        shown[column] = shown[column].astype(float).round(3)
+    return shown, str(plot)
+
+
+def _summary(table: pa.Table, dr: pd.DataFrame) -> str:
+    from mijabench.analysis import figures
+    gaps = metrics.disparity(dr)
+    lines = [f"**{table.num_rows:,} responses** from {dr['model'].nunique()} model(s). "
+             "DR = share of harmful prompts answered safely; the heatmap shows each group's "
+             "distance from its model's mean (red = exposed, blue = protected)."]
+    for row in gaps.itertuples(index=False):
+        exposed = (f"most exposed: {figures.group_label(row.min_group)} ({row.min_dr:.0%})"
+                   if row.gap > 0 else "every group gets the same DR")
+        lines.append(f"- **{row.model}** ({row.language}): mean DR {row.mean_dr:.0%}, gap "
+                     f"{row.gap * 100:.0f} points, {exposed}")
+    if dr["small_cell"].any():
+        lines.append(f"\n_Cells with fewer than {metrics.MIN_N} responses are flagged "
+                     "`small_cell`: read their CIs, not their point estimates._")
+    return "\n".join(lines)
+
+
+# --- compare two models ------------------------------------------------------------------------------
+def compare(config: SpaceConfig, pool, judge, source: str, model_a: str, model_b: str,
+            language: str, groups: list[str], per_group: int = 1) -> dict:
+    """DR per group of two models on the same prompts: live, or from an allow-listed results set."""
+    if not model_a or not model_b or model_a == model_b:
+        raise MijaError("compare: pick two different models (A before, B after)")
+    taxonomy.check_language(language, "language")
+    if source == LIVE:
+        table = _live_table(config, pool, judge, model_a, model_b, language, groups, per_group)
+    else:
+        table = _shared_prompts(results_for(config, source), model_a, model_b, language)
+    return before_after(table, model_a, model_b)
+
+
+def _live_table(config, pool, judge, model_a, model_b, language, groups, per_group) -> pa.Table:
+    from mijabench.judge.registry import judge_table
+    from mijabench.space.probe import generate_all
+    config.model(model_a), config.model(model_b)
+    if not groups:
+        raise MijaError("groups: pick at least one group for a live compare")
+    if len(groups) > config.limits.max_groups:
+        raise MijaError(f"groups: {len(groups)} picked; this Space allows at most "
+                        f"{config.limits.max_groups}")
+    cap = config.limits.compare_per_group
+    if not 1 <= per_group <= cap:
+        raise MijaError(f"prompts per group: {per_group}; this Space allows 1 to {cap}")
+    prompts = sample_prompts(language, groups, per_group)
+    tables = []
+    for name in (model_a, model_b):
+        gens = generate_all(pool.get(name), prompts.column("prompt").to_pylist(), pool.params())
+        rows = prompts.append_column("model", pa.array([name] * prompts.num_rows, pa.string()))
+        rows = rows.append_column("response", pa.array([g.text for g in gens], pa.string()))
+        rows = rows.append_column("error", pa.array([g.error for g in gens], pa.string()))
+        tables.append(judge_table(rows, judge, progress=False))
+    return pa.concat_tables(tables)
+
+
+def sample_prompts(language: str, groups: list[str], per_group: int) -> pa.Table:
+    """``per_group`` counterfactual attacks (one per strategy first), the same for every group."""
+    from mijabench.bench import configs as benchmark
+    taxonomy.parse_list("group", groups)
+    missing = [g for g in groups if g not in taxonomy.groups_for(language)]
+    if missing:
+        raise MijaError(f"groups: {', '.join(missing)} not part of the {language} benchmark")
+    n_strategies = len(taxonomy.strategies())
+    table = benchmark.build_configs(("counterfactual",), (language,), seed=0,
+                                    per_group=n_strategies)["counterfactual"]["harmful"]
+    order = table.sort_by([("strategy", "ascending"), ("counterfactual_id", "ascending")])
+    chosen, seen = [], set()
+    for cf_id in order.column("counterfactual_id").to_pylist():
+        if cf_id not in seen:
+            seen.add(cf_id)
+            chosen.append(cf_id)
+    keep = pc.and_(pc.is_in(table.column("counterfactual_id"), pa.array(chosen[:per_group])),
+                   pc.is_in(table.column("group"), pa.array(groups, pa.string())))
+    return table.filter(keep)
+
+
+def _shared_prompts(table: pa.Table, model_a: str, model_b: str, language: str) -> pa.Table:
+    """Rows of both models on the harmful prompts that both answered (matched on prompt id)."""
+    table = metrics.harmful_rows(filter_results(table, [model_a, model_b], [language]))
+    ids = {}
+    key = "id" if "id" in table.column_names else "prompt"
+    for model in (model_a, model_b):
+        part = table.filter(pc.equal(table.column("model"), model))
+        if part.num_rows == 0:
+            raise MijaError(f"compare: model {model!r} has no {language} results in this set")
+        ids[model] = set(part.column(key).to_pylist())
+    shared = ids[model_a] & ids[model_b]
+    if not shared:
+        raise MijaError(f"compare: {model_a!r} and {model_b!r} share no prompts in {language}")
+    return table.filter(pc.is_in(table.column(key), pa.array(sorted(shared))))
+
+
+def before_after(table: pa.Table, model_a: str, model_b: str) -> dict:
+    """Per-group DR of A and B side by side, their difference, and a grouped bar chart."""
+    from mijabench.analysis import figures
+    for model in (model_a, model_b):
+        verdicts = table.filter(pc.equal(table.column("model"), model)).column("verdict")
+        if verdicts.length() and pc.all(pc.equal(verdicts, "error")).as_py():
+            raise MijaError(f"compare: model {model!r} failed to generate (unreachable or "
+                            "erroring); try again later or pick another model")
+    dr = metrics.dr_table(table, ("model", "group"))
+    wide = {}
+    for tag, model in (("a", model_a), ("b", model_b)):
+        part = dr[dr["model"] == model].set_index("group")
+        wide[f"dr_{tag}"], wide[f"n_{tag}"] = part["dr"], part["n"]
+        wide[f"ci_{tag}"] = [f"{lo:.2f}–{hi:.2f}" for lo, hi in zip(part["ci_low"], part["ci_high"])]
+        wide[f"ci_{tag}"] = pd.Series(wide[f"ci_{tag}"], index=part.index)
+    frame = pd.DataFrame(wide).reset_index().rename(columns={"index": "group"})
+    frame.insert(1, "group_name", [figures.group_label(g) for g in frame["group"]])
+    frame["delta"] = frame["dr_b"] - frame["dr_a"]
+    for column in ("dr_a", "dr_b", "delta"):
+        frame[column] = frame[column].astype(float).round(3)
+    plot = figures.dr_by_strategy(dr, _out_dir("compare", model_a, model_b, sorted(frame["group"]),
+                                               int(frame["n_a"].sum())) / "dr_by_group.png",
+                                  axis="group", title="DR per group, before and after (95% CI)")
+    mean_a, mean_b = frame["dr_a"].mean(), frame["dr_b"].mean()
+    summary = (f"Mean DR over {len(frame)} groups: **{model_a}** {mean_a:.0%} → **{model_b}** "
+               f"{mean_b:.0%} ({(mean_b - mean_a) * 100:+.0f} points); {int(frame['n_a'].sum())} "
+               f"and {int(frame['n_b'].sum())} judged responses.")
+    return {"table": frame, "plot": str(plot), "summary": summary}
