@@ -18,12 +18,22 @@ CHECKOUT = PACKAGE_DIR.parent       # the repository root when running from a ch
 FOLDERS = ("cards", "eval", "spaces", "dataset_builders", "align")
 
 
+def roots() -> list[Path]:
+    """Where to look, in order: the wheel's copies, then the checkout. In an installed wheel
+    ``CHECKOUT`` is site-packages, whose ``spaces``/``eval``/... are other packages, so it only
+    counts when it is a source checkout (it holds this project's pyproject.toml)."""
+    found = [BUNDLED] if BUNDLED.is_dir() else []
+    if (CHECKOUT / "pyproject.toml").is_file():
+        found.append(CHECKOUT)
+    return found
+
+
 def project_folder(name: str) -> Path:
     """The deliverable folder ``name`` (e.g. ``cards``, ``eval/selective_safety``)."""
     top = name.split("/")[0]
     if top not in FOLDERS:
         raise ValueError(f"{name}: not one of the deliverable folders {', '.join(FOLDERS)}")
-    for root in (BUNDLED, CHECKOUT):
+    for root in roots():
         path = root / name
         if path.exists():
             return path

@@ -58,7 +58,7 @@ def published(tmp_path_factory, tiny_model_dir):
     release.build_release(out, ORG, sources, progress=False)
     revisions = mirror_release(out, tmp / "mirrors")
     manifest = release.record_revisions(out, revisions)
-    pins = release.write_pins(manifest, tmp / "pins.yaml")
+    pins = release.write_pins(manifest, release.pins_file(out))  # next to release.json, as a push does
     _later_push(tmp / "mirrors" / f"datasets/{ORG}/mijabench")
     with olah_server(tmp / "mirrors", _free_port(), tmp / "olah") as endpoint:
         yield {"out": out, "revisions": revisions, "endpoint": endpoint, "pins": pins, "tmp": tmp,

@@ -1,4 +1,5 @@
-"""``mijabench release``: build the Hub release tree, print the plan, push it."""
+"""``mijabench release``: build the Hub release tree, print the plan, push it; and
+``mijabench metric-path``: where the installed selective_safety metric is, for ``evaluate.load``."""
 
 from __future__ import annotations
 
@@ -31,13 +32,13 @@ def release(
     align: Optional[Path] = typer.Option(None, help="built MiJaBench-Align dataset folder"),
     securebreak: Optional[Path] = typer.Option(None, help="built SecureBreak dataset folder"),
     endpoint: Optional[str] = typer.Option(None, help="Hub endpoint (default HF_ENDPOINT or huggingface.co)"),
-    pins: Optional[Path] = typer.Option(None, help="pin file to update after a push "
-                                        "(default mijabench/data/pinned_revisions.yaml)"),
+    pins: Optional[Path] = typer.Option(None, help="pin file to update after a push (default "
+                                        "OUT/pinned_revisions.yaml, next to release.json)"),
 ) -> None:
     """Build every Hub repo folder, validate all cards, then (with --push) upload them."""
+    from mijabench.errors import MijaError
     from mijabench.hub import loaders as hub_loaders
     from mijabench.release import plan as rel
-    from mijabench.errors import MijaError
 
     if resume:
         manifest = rel.read_manifest(out)
@@ -60,7 +61,9 @@ def release(
     if failed:
         raise MijaError(f"push incomplete: {len(failed)} of {len(results)} repos failed; rerun with "
                         "--push --resume to push only those")
-    typer.echo(f"pinned revisions written to {pins or hub_loaders.pins_path()}")
+    written = pins or rel.pins_file(out)
+    typer.echo(f"pinned revisions written to {written}; load at these revisions with "
+               f"{hub_loaders.PINS_ENV}={written}")
 
 
 def _sources(rel, mijabench_dir, per_group, seed, metric, space, model, align, securebreak):
@@ -70,5 +73,16 @@ def _sources(rel, mijabench_dir, per_group, seed, metric, space, model, align, s
                        model=model, align=align, securebreak=securebreak)
 
 
+def metric_path() -> None:
+    """Print the selective_safety metric folder of this installation, for evaluate.load(PATH).
+
+    Loads offline, from the wheel's own copy (or the checkout's eval/selective_safety):
+    python -c "import evaluate; m = evaluate.load('$(mijabench metric-path)')"
+    """
+    from mijabench import resources
+    typer.echo(str(resources.metric_path()))
+
+
 def register(app: typer.Typer, build_app: typer.Typer) -> None:
     app.command("release")(release)
+    app.command("metric-path")(metric_path)

@@ -1,9 +1,11 @@
 """Load the published deliverables from the Hub at a pinned revision.
 
-Every loader takes ``repo_id`` and ``revision``. Without a revision it uses the one pinned in
-``mijabench/data/pinned_revisions.yaml`` (written by ``mijabench release --push`` from the release
-manifest), so results are reproducible and a later push cannot change what an old run loads.
-``MIJABENCH_PINNED_REVISIONS=path.yaml`` points at another pin file (a private mirror, a test).
+Every loader takes ``repo_id`` and ``revision``. Without a revision it uses the one pinned in the
+pin file: ``$MIJABENCH_PINNED_REVISIONS`` when set, else the read-only copy shipped in the package
+(``mijabench/data/pinned_revisions.yaml``), so results are reproducible and a later push cannot
+change what an old run loads. ``mijabench release --push`` writes ``pinned_revisions.yaml`` into
+the release folder, next to its ``release.json``; point ``MIJABENCH_PINNED_REVISIONS`` at it (or
+copy it to ``mijabench/data/`` before building the next wheel). Nothing here writes a pin file.
 One of our repos with no pin loads its latest revision and logs a warning.
 """
 
@@ -23,8 +25,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ORG = "mijabench"
 PINS_ENV = "MIJABENCH_PINNED_REVISIONS"
+PINS_FILE = "pinned_revisions.yaml"  # its name in a release folder and in the package's data/
 PINS_HEADER = ("# Written by `mijabench release --push` from the release manifest; do not edit.\n"
-               "# Loaders in mijabench.hub.loaders default to these revisions.\n")
+               "# mijabench.hub.loaders default to these revisions when MIJABENCH_PINNED_REVISIONS\n"
+               "# names this file, or when it ships as mijabench/data/pinned_revisions.yaml.\n")
 
 # Deliverable key -> (repo type, repo name under the org). The release builds exactly these repos.
 REPOS = {
@@ -44,10 +48,12 @@ def repo_id(key: str, org: str = DEFAULT_ORG) -> str:
 
 
 def pins_path() -> Path:
+    """The pin file the loaders read: ``$MIJABENCH_PINNED_REVISIONS`` when set, else the copy
+    shipped in the package (read-only: the release writes its pins next to ``release.json``)."""
     env = os.environ.get(PINS_ENV)
     if env:
-        return Path(env)
-    return Path(str(resources.files("mijabench").joinpath("data/pinned_revisions.yaml")))
+        return Path(env).expanduser()
+    return Path(str(resources.files("mijabench").joinpath(f"data/{PINS_FILE}")))
 
 
 @lru_cache(maxsize=8)

@@ -1,9 +1,10 @@
 """Build each release repo folder, exactly as it is uploaded, and check it before anything is pushed.
 
 One builder per deliverable. MiJaBench is built here (the counterfactual config needs no inputs);
-the metric and the Space are copied from the checkout (``eval/selective_safety``, ``spaces/probe``)
-with their cards rendered through huggingface_hub; the aligned model, Align and SecureBreak are
-copied from folders their own commands built.
+the metric and the Space are copied from ``eval/selective_safety`` and ``spaces/probe`` (the
+checkout's, or the installed wheel's copies under ``mijabench/_project``, see
+``mijabench.resources``) with their cards rendered through huggingface_hub; the aligned model,
+Align and SecureBreak are copied from folders their own commands built.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import shutil
 from pathlib import Path
 
 from mijabench import atomic
-from mijabench.hub import cards
 from mijabench.errors import MijaError
+from mijabench.hub import cards
 from mijabench.resources import BUNDLED, PACKAGE_DIR
 
 log = logging.getLogger(__name__)

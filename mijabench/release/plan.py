@@ -6,13 +6,15 @@ Layout of a release tree (the same ``<type>s/<org>/<name>`` layout the Hub's URL
     OUT/datasets/<org>/mijabench/...      file hashes, the revision once pushed, the source commit
     OUT/spaces/<org>/selective_safety/...
     OUT/models/<org>/<model>/...
+    OUT/pinned_revisions.yaml             after a push: each pushed repo's commit, for the loaders
 
 The tree is built in a sibling temp folder, every card is validated, and only then is it swapped
 in, so a release tree is always complete. ``push_release`` re-checks every hash before uploading
 anything, pushes one commit per repo (``hub_publish.push_folder``), records each repo's commit in
 the manifest as soon as it lands, and skips repos already pushed at the same content, so a failed
-push is resumed by running it again. Pushed revisions are then written to the pin file that
-``hub_loaders`` reads.
+push is resumed by running it again. Pushed revisions are then written to
+``OUT/pinned_revisions.yaml``, next to the manifest (never into the installed package); the
+loaders read it through ``MIJABENCH_PINNED_REVISIONS`` (see ``mijabench.hub.loaders``).
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from mijabench import __version__
-from mijabench import atomic
-from mijabench.hub import cards
-from mijabench.hub import loaders as hub_loaders
-from mijabench.hub import folders as hubdata
+from mijabench import __version__, atomic
 from mijabench.errors import MijaError
+from mijabench.hub import cards
+from mijabench.hub import folders as hubdata
+from mijabench.hub import loaders as hub_loaders
 from mijabench.resources import CHECKOUT, metric_path, space_path
 
 MANIFEST = "release.json"
+PINS_FILE = hub_loaders.PINS_FILE  # OUT/pinned_revisions.yaml, written by push_release
 FORMAT = 1
 GATED = "manual"  # hateful by design: every access request to a dataset is reviewed by a person
 
@@ -122,6 +124,8 @@ def build_release(out: Path, org: str = hub_loaders.DEFAULT_ORG, sources: Source
             entry.files = folder_hashes(tmp / entry.folder)
             entry.tree_sha256 = tree_hash(entry.files)
         _carry_over_pushes(entries, out)
+        if (out / PINS_FILE).is_file():  # a rebuild keeps the pins of the pushes made before it
+            shutil.copyfile(out / PINS_FILE, tmp / PINS_FILE)
         manifest = _manifest(org, entries)
         atomic.write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         hubdata.swap_folder(tmp, out)
@@ -234,7 +238,8 @@ class PushResult:
 
 def push_release(out: Path, token: str | None = None, endpoint: str | None = None,
                  pins: Path | None = None, progress: bool = True) -> list[PushResult]:
-    """Upload every repo not yet pushed at its current content; one commit per repo.
+    """Upload every repo not yet pushed at its current content; one commit per repo, then write
+    the pushed revisions to ``pins`` (default ``pins_file(out)``, next to the manifest).
 
     The whole tree is checked against the manifest, a token is required and every card passes
     the Hub's validation before the first upload. Each repo's outcome is written to the manifest
@@ -259,7 +264,7 @@ def push_release(out: Path, token: str | None = None, endpoint: str | None = Non
         results.append(_push_one(out, entry, token, endpoint, manifest))
         manifest["repos"] = [asdict(e) for e in entries]
         atomic.write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    write_pins(manifest, pins)
+    write_pins(manifest, pins or pins_file(out))
     return results
 
 
@@ -289,9 +294,16 @@ def _one_line(exc: Exception, repo_id: str, token: str) -> str:
     return text.replace(token, "***") if len(token) >= 8 else text
 
 
-def write_pins(manifest: dict, path: Path | None = None) -> Path:
-    """Merge the manifest's pushed revisions into the pin file the loaders read."""
-    path = Path(path) if path else hub_loaders.pins_path()
+def pins_file(out: Path) -> Path:
+    """Where a release's pins go: ``OUT/pinned_revisions.yaml``, next to ``release.json``."""
+    return Path(out) / PINS_FILE
+
+
+def write_pins(manifest: dict, path: Path) -> Path:
+    """Merge the manifest's pushed revisions into the pin file ``path`` (entries of other repos
+    stay). Callers pass ``pins_file(out)`` or a path the user chose; nothing defaults to the
+    package's shipped copy (a maintainer refreshes that one in a checkout, before a wheel build)."""
+    path = Path(path)
     repos = dict(hub_loaders.load_pins(path))
     for entry in entries_of(manifest):
         if _is_pushed(entry):
