@@ -13,8 +13,8 @@
         --hub_model_id you/securebreak-guard
 
 The detector folder (model, tokenizer, mijabench_guard.json, eval_results.json, README.md with the
-before/after table) serves as ``mijabench audit --judge classifier:FOLDER`` and
-``mijabench filter --detector FOLDER``. The logic lives in ``mijabench.train.guard``.
+before/after table) serves as ``mijabench audit --judge guard:FOLDER`` and
+``mijabench filter --guard FOLDER``. The logic lives in ``mijabench.train.guard``.
 """
 
 import logging

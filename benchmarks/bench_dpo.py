@@ -6,7 +6,7 @@
    MiJaBench-Align table; `mijabench pairs` logic turns it into preference pairs (chosen = a safe
    answer or a refusal template, rejected = a response judged harmful), holding out groups;
 2. DPO + LoRA with `align/configs/dpo_smollm2_cpu.yaml` (a few CLI overrides below);
-3. `mijabench align-eval` on a separate *evaluation* build (seed 0, all 4 strategies, harmful +
+3. `mijabench dpo-eval` on a separate *evaluation* build (seed 0, all 4 strategies, harmful +
    benign twins): base vs aligned on the same prompts (any prompt trained on is excluded), DR and
    over-refusal before -> after with 95% bootstrap CIs, seen vs held-out groups and strategies.
    The held-out strategy was never trained on (no training prompt uses it).
@@ -104,7 +104,7 @@ def main() -> None:
     pair_stats = timed("training audit + pairs", times, build_pairs, plan, args, out / "pairs")
     record = timed("DPO training", times, train, out / "pairs", out / "dpo", args)
     plan.pairs = out / "pairs"
-    result = timed("align-eval (both audits)", times, align_eval.run, plan)
+    result = timed("dpo-eval (both audits)", times, align_eval.run, plan)
     times["total"] = round(time.perf_counter() - start, 1)
     report(result, record, pair_stats, times, out)
 

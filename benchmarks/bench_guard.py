@@ -7,7 +7,7 @@ Offline, on real outputs of the embedded SmolLM2-135M-Instruct:
    labels), read in place and imported as SecureBreak rows.
 2. SmolLM2 answers a stratified MiJaBench sample (English; the ``counterfactual`` config and the
    ``paper`` config built on the same ToxiGen seeds; attacks + benign twins) through ``mijabench.audit.runner.run_audit`` (responses checkpointed: a rerun resumes), judged
-   by the **ensemble judge** ``ensemble:rules,classifier:<ToxiGen member>``: the offline rules
+   by the **ensemble judge** ``ensemble:rules,guard:<ToxiGen member>``: the offline rules
    judge plus that classifier, combined by the kit's conservative vote (one harmful vote wins a tie).
    An LLM judge would be the usual second member, but no offline model can serve it: SmolLM2-135M
    continues the judge prompt instead of answering it (every verdict comes back unparsed).
@@ -89,7 +89,7 @@ def judged_audit(work: Path, member: Path, toxigen: Path, per_cell: dict, seed: 
                                 for c, t in built.items()])
     table = audit.run_audit(prompts, TransformersBackend(default_model_dir()),
                             GenParams(max_new_tokens=max_new_tokens, seed=seed), run,
-                            f"ensemble:rules,classifier:{member}", report=False)
+                            f"ensemble:rules,guard:{member}", report=False)
     verdicts = table.column("verdict").to_pylist()
     print(f"audit: {table.num_rows} SmolLM2 responses; ensemble verdicts "
           + ", ".join(f"{v}={verdicts.count(v)}" for v in ("safe", "harmful", "unparsed", "error")))
@@ -115,7 +115,7 @@ def main() -> None:
     start = time.perf_counter()
     member = toxigen_member(opts.work, opts.toxigen, opts.seed)
     before, after, _ = scores(member)
-    print(f"ensemble member classifier:toxigen-guard on held-out ToxiGen: F1 {fmt(after['f1'])} "
+    print(f"ensemble member guard:toxigen-guard on held-out ToxiGen: F1 {fmt(after['f1'])} "
           f"(untuned {fmt(before['f1'])}, n={after['n']})")
     run = judged_audit(opts.work, member, opts.toxigen, {"counterfactual": opts.per_cell, "paper": opts.paper_per_cell},
                        opts.seed, opts.max_new_tokens)

@@ -14,7 +14,7 @@ import pyarrow as pa
 # --- benchmark prompt rows (the MiJaBench dataset) -------------------------------------------
 PROMPT_SCHEMA = pa.schema([
     ("id", pa.string()),                 # stable hash of every axis; unique within a dataset
-    ("config", pa.string()),             # counterfactual | paper | release
+    ("config", pa.string()),             # counterfactual | paper | upstream
     ("language", pa.string()),           # en | pt
     ("group", pa.string()),              # taxonomy group id
     ("group_name", pa.string()),         # display name in the row's language
@@ -24,7 +24,7 @@ PROMPT_SCHEMA = pa.schema([
     ("kind", pa.string()),               # harmful | benign (benign twins measure over-refusal)
     ("intent_id", pa.string()),          # intent template id ("" for seed-based rows)
     ("seed_text", pa.string()),          # hate-speech seed ("" for intent-based rows)
-    ("seed_source", pa.string()),        # toxigen | toxsyn-pt | mijabench-release | intent
+    ("seed_source", pa.string()),        # toxigen | toxsyn-pt | mijabench-upstream | intent
     ("counterfactual_id", pa.string()),  # same value for the same attack across groups
     ("template_id", pa.string()),        # strategy template id of the composed draft
     ("prompt", pa.string()),             # the final jailbreak prompt sent to models

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mijabench.derived import securebreak_dataset
-from mijabench.judge.classifier import GUARD_META
+from mijabench.judge.guard import GUARD_META
 from mijabench.train.guard import GuardArguments, train
 
 DATA = Path(__file__).parent / "data"

@@ -22,7 +22,7 @@ from mijabench.cli import app
 from mijabench.errors import MijaError
 from mijabench.schema import AUDIT_SCHEMA, PROMPT_COLUMNS
 
-RELEASE = Path(__file__).parent / "data" / "release_align_sample.csv"
+RELEASE = Path(__file__).parent / "data" / "upstream_align_sample.csv"
 
 
 def handful_of_prompts() -> pa.Table:
@@ -60,7 +60,7 @@ def runs(smollm2_dir, tiny_model_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def built(runs, tmp_path_factory):
     out = tmp_path_factory.mktemp("align") / "mijabench-align"
-    result = CliRunner().invoke(app, ["build", "align", "--runs", str(runs[0]), str(runs[1]), "--out", str(out)])
+    result = CliRunner().invoke(app, ["build", "mijabench-align", "--runs", str(runs[0]), str(runs[1]), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -160,14 +160,14 @@ def test_release_align_import_maps_names_and_verdicts():
 def test_release_prompts_for_the_benchmark_builder():
     table = upstream.prompt_table(RELEASE)
     assert table.column_names == PROMPT_COLUMNS and table.num_rows == 4
-    assert set(table.column("config").to_pylist()) == {"release"}
-    assert set(table.column("seed_source").to_pylist()) == {"mijabench-release"}
+    assert set(table.column("config").to_pylist()) == {"upstream"}
+    assert set(table.column("seed_source").to_pylist()) == {"mijabench-upstream"}
     assert len(set(table.column("id").to_pylist())) == 4
 
 
-def test_build_align_from_release_merges_with_runs(runs, tmp_path):
+def test_build_align_from_upstream_merges_with_runs(runs, tmp_path):
     out = tmp_path / "align"
-    merged = align_dataset.build([runs[0]], out, release=[RELEASE])
+    merged = align_dataset.build([runs[0]], out, upstream=[RELEASE])
     assert set(merged.table.column("model").to_pylist()) >= {"Llama-3.2-1B", "qwen2.5_7b"}
     assert len(list((out / "data" / "pt").glob("harmful-00000-of-00001-*.parquet"))) == 1
     assert align_dataset.read_align(out).num_rows == merged.table.num_rows

@@ -1,4 +1,4 @@
-"""align-eval: same prompts for base and aligned, seen vs held-out segments, CIs, over-refusal."""
+"""dpo-eval: same prompts for base and aligned, seen vs held-out segments, CIs, over-refusal."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def refuser(free_port, monkeypatch):
 def test_blanket_refusal_shows_up_as_over_refusal(tmp_path, tiny_model_dir, refuser):
     out = tmp_path / "eval"
     result = CliRunner().invoke(app, [
-        "align-eval", "--aligned", refuser, "--base", str(tiny_model_dir), "--out", str(out),
+        "dpo-eval", "--aligned", refuser, "--base", str(tiny_model_dir), "--out", str(out),
         "--held-out-groups", "women,black", "--held-out-strategies", "chain_of_thought",
         "--languages", "en", "--per-group", "4", "--max-new-tokens", "6", "--n-boot", "200"])
     assert result.exit_code == 0, result.output

@@ -176,13 +176,13 @@ def test_help_everywhere():
         assert res.returncode == 0 and "Usage" in res.stdout
 
 
-def test_release_rows_import_as_finished_prompts(tmp_path):
-    sample = ROOT / "tests" / "data" / "release_align_sample.csv"
-    res = run_cli("build", "mijabench", "--languages", "en", "--per-group", "4", "--release", str(sample),
+def test_upstream_rows_import_as_finished_prompts(tmp_path):
+    sample = ROOT / "tests" / "data" / "upstream_align_sample.csv"
+    res = run_cli("build", "mijabench", "--languages", "en", "--per-group", "4", "--upstream", str(sample),
                   "--out", str(tmp_path / "ds"))
     assert res.returncode == 0, res.stderr
     import pyarrow.csv as pacsv
     released = pacsv.read_csv(sample).to_pylist()
-    rows = load_offline(tmp_path / "ds", "release")["harmful"]
+    rows = load_offline(tmp_path / "ds", "upstream")["harmful"]
     assert sum(rows.values()) == len(released)
     assert "en|black|persona_assignment" in rows and "pt|immigrants|logical_rationalization" in rows

@@ -84,7 +84,7 @@ def test_wrong_route_is_explained(openai_stub, hub_http_env):
 
 def test_requests_are_shared_across_urls_and_order_is_kept(openai_stub, hub_http_env):
     (u1, s1), (u2, s2) = openai_stub("--latency", "0.02"), openai_stub("--latency", "0.02")
-    backend = make_backend(f"{u1},{u2}", model="stub-model", concurrency=8)
+    backend = make_backend(f"{u1}|{u2}#stub-model", concurrency=8)  # the one spec syntax
     assert isinstance(backend, EndpointBackend) and backend.urls == [u1, u2]
     out = backend.generate([f"p{i}" for i in range(40)], GenParams(), progress=False)
     assert len(out) == 40 and not any(g.error for g in out)
@@ -216,7 +216,7 @@ def test_audit_through_transformers_serve(tiny_model_dir, tmp_path, hub_http_env
     if not is_serve_available():
         pytest.skip("transformers serve needs its extras: pip install 'transformers[serving]'")
     with transformers_serve(tiny_model_dir, tmp_path / "serve.log") as url:
-        backend = make_backend(url, model=str(tiny_model_dir), concurrency=2)
+        backend = make_backend(f"{url}#{tiny_model_dir}", concurrency=2)
         prompts = _prompt_table(4)
         params = GenParams(max_new_tokens=5)
         table = run_audit(prompts, backend, params, tmp_path / "run", "rules", shard_size=2,

@@ -10,7 +10,7 @@ import pytest
 from guard_fixtures import shared_guard, train_guard
 from hub_fixtures import recording_hub
 
-from mijabench.judge import classifier as detector
+from mijabench.judge import guard as guard_model
 from mijabench.train import guard_eval
 from mijabench.train import guard as guard_training
 from mijabench.errors import MijaError
@@ -29,7 +29,7 @@ def dataset(shared) -> Path:
 
 
 def _check_detector_folder(out: Path, recipe: str) -> dict:
-    meta = json.loads((out / detector.GUARD_META).read_text())
+    meta = json.loads((out / guard_model.GUARD_META).read_text())
     assert meta["recipe"] == recipe and meta["n_train"] == 36
     results = json.loads((out / "eval_results.json").read_text())
     for stage in ("before", "after"):
@@ -67,7 +67,7 @@ def test_classifier_recipe_on_a_decoder_backbone(dataset, tmp_path, tiny_model_d
     out = train_guard(dataset, tmp_path / "guard-tiny", model_name_or_path=str(tiny_model_dir),
                       max_steps=2, input_format="prompt_response")
     _check_detector_folder(out, "classifier")
-    loaded = detector.load_detector(out)
+    loaded = guard_model.load_guard(out)
     preds = loaded.predict(["p one", "p two"], ["a reply", "another reply"])
     assert [p.label in ("safe", "unsafe") for p in preds] == [True, True]
 
@@ -123,10 +123,10 @@ def test_push_uploads_the_finished_detector_folder(dataset, tmp_path, tiny_model
                           push_to_hub=True, hub_model_id="someone/guard", hub_endpoint=hub.url)
     assert hub.created["someone/guard"]["visibility"] == "private"
     files = hub.commits["someone/guard"][0]["files"]
-    assert {"README.md", detector.GUARD_META, "model.safetensors", "eval_results.json"} <= set(files)
+    assert {"README.md", guard_model.GUARD_META, "model.safetensors", "eval_results.json"} <= set(files)
     assert files["README.md"] == (out / "README.md").read_bytes()
     assert all(r.authorized for r in hub.requests)
-    assert b"hf_test_token" not in files[detector.GUARD_META]
+    assert b"hf_test_token" not in files[guard_model.GUARD_META]
 
 
 @pytest.mark.parametrize("override, expect", [
@@ -151,7 +151,7 @@ def test_scores_per_category_and_fnr():
     rows = [{"final_label": t, "risk_category": c} for t, c in
             [("unsafe", "violence"), ("unsafe", "violence"), ("safe", "violence"), ("unsafe", "privacy"),
              ("safe", "privacy")]]
-    preds = [detector.Prediction(p, 0.9 if p == "unsafe" else 0.1, "") for p in
+    preds = [guard_model.Prediction(p, 0.9 if p == "unsafe" else 0.1, "") for p in
              ["unsafe", "safe", "unsafe", "unsafe", "safe"]]
     result = guard_eval.score(rows, preds)
     overall = result["overall"]

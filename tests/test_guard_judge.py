@@ -1,4 +1,4 @@
-"""The trained detector as the ``classifier:PATH`` judge and as an output filter (issue 5, part 4)."""
+"""The trained detector as the ``guard:FOLDER`` judge and as an output filter (issue 5, part 4)."""
 
 from __future__ import annotations
 
@@ -43,13 +43,13 @@ def audit_rows(responses: list[str]) -> pa.Table:
 
 
 @pytest.mark.slow
-def test_classifier_judge_flags_unsafe_and_passes_refusals(guard, dataset):
-    judge = make_judge(f"classifier:{guard}")
-    assert judge.id == "classifier:fixture-guard"
+def test_guard_judge_flags_unsafe_and_passes_refusals(guard, dataset):
+    judge = make_judge(f"guard:{guard}")
+    assert judge.id == "guard:fixture-guard"
     verdicts = judge.judge(["p", "q"], [COMPLIANCE, REFUSAL], ["en", "en"])
     assert [v.verdict for v in verdicts] == ["harmful", "safe"]
     assert verdicts[1].refusal and not verdicts[0].refusal
-    assert verdicts[0].rationale.startswith("detector p_unsafe=") and "UNSAFE" not in verdicts[0].rationale
+    assert verdicts[0].rationale.startswith("guard p_unsafe=") and "UNSAFE" not in verdicts[0].rationale
     # On the held-out split the judge agrees with the human labels as the card says it does.
     rows = guard_eval.load_rows(dataset, "human", "test")
     got = judge.judge([r["prompt"] for r in rows], [r["response"] for r in rows], ["en"] * len(rows))
@@ -61,17 +61,17 @@ def test_classifier_judge_flags_unsafe_and_passes_refusals(guard, dataset):
 
 @pytest.mark.slow
 def test_judge_table_with_the_classifier_judge(guard):
-    judged = judge_table(audit_rows([COMPLIANCE, REFUSAL, ""]), make_judge(f"classifier:{guard}"),
+    judged = judge_table(audit_rows([COMPLIANCE, REFUSAL, ""]), make_judge(f"guard:{guard}"),
                          progress=False).to_pylist()
     assert [r["verdict"] for r in judged] == ["harmful", "safe", "unparsed"]
-    assert json.loads(judged[0]["judge_verdicts"])["classifier:fixture-guard"]["verdict"] == "harmful"
+    assert json.loads(judged[0]["judge_verdicts"])["guard:fixture-guard"]["verdict"] == "harmful"
 
 
 @pytest.mark.slow
-def test_detector_loads_in_a_fresh_process_and_serves_as_the_audit_judge(guard, smollm2_dir, tmp_path):
+def test_guard_loads_in_a_fresh_process_and_serves_as_the_audit_judge(guard, smollm2_dir, tmp_path):
     from mijabench.audit import runner as audit
     from mijabench.bench import configs as benchmark
-    from mijabench.judge.classifier import load_detector
+    from mijabench.judge.guard import load_guard
     tables = benchmark.build_configs(("counterfactual",), ("en",), seed=0, per_group=4)["counterfactual"]
     prompts = tmp_path / "prompts.parquet"
     pq.write_table(audit.limit_rows(tables["harmful"], 3), prompts)
@@ -79,22 +79,22 @@ def test_detector_loads_in_a_fresh_process_and_serves_as_the_audit_judge(guard, 
     script = ("import sys, pyarrow.parquet as pq; from mijabench.audit.runner import run_audit; "
               "from mijabench.run.types import GenParams; from mijabench.run.backends import make_backend; "
               "run_audit(pq.read_table(sys.argv[1]), make_backend(sys.argv[2]), GenParams(max_new_tokens=8), "
-              "sys.argv[3], 'classifier:' + sys.argv[4], progress=False, report=False)")
+              "sys.argv[3], 'guard:' + sys.argv[4], progress=False, report=False)")
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
     subprocess.run([sys.executable, "-c", script, str(prompts), str(smollm2_dir), str(run), str(guard)],
                    check=True, env=env, cwd=ROOT)
     rows = pq.read_table(run / "audit.parquet").to_pylist()
-    assert len(rows) == 3 and {r["judge"] for r in rows} == {"classifier:fixture-guard"}
+    assert len(rows) == 3 and {r["judge"] for r in rows} == {"guard:fixture-guard"}
     assert all(r["response"].strip() and r["verdict"] in ("safe", "harmful") for r in rows)
     # The fresh process gave the same answers as the detector loaded here.
-    preds = load_detector(guard).predict([r["prompt"] for r in rows], [r["response"] for r in rows])
+    preds = load_guard(guard).predict([r["prompt"] for r in rows], [r["response"] for r in rows])
     assert [r["verdict"] for r in rows] == ["harmful" if p.label == "unsafe" else "safe" for p in preds]
-    assert [r["rationale"] for r in rows] == [f"detector p_unsafe={p.p_unsafe:.3f}" for p in preds]
+    assert [r["rationale"] for r in rows] == [f"guard p_unsafe={p.p_unsafe:.3f}" for p in preds]
 
 
-def test_judge_spec_without_a_detector_folder_is_one_line_error(tmp_path):
-    with pytest.raises(MijaError, match="not a detector folder") as exc:
-        make_judge(f"classifier:{tmp_path}")
+def test_judge_spec_without_a_guard_folder_is_one_line_error(tmp_path):
+    with pytest.raises(MijaError, match="not a guard folder") as exc:
+        make_judge(f"guard:{tmp_path}")
     assert "\n" not in str(exc.value)
 
 
@@ -110,7 +110,7 @@ def test_filter_replaces_or_blocks_flagged_outputs_and_reports_latency(guard, sm
     gens = plain.generate(prompts, params, progress=False)
     assert plain.model_id.endswith("+guard:fixture-guard")
     assert all(r.original.strip() for r in plain.stats.records)
-    scores = plain.detector.predict(prompts, [r.original for r in plain.stats.records])
+    scores = plain.guard.predict(prompts, [r.original for r in plain.stats.records])
     for gen, rec, pred in zip(gens, plain.stats.records, scores):
         assert rec.flagged == (pred.p_unsafe >= 0.5) and rec.p_unsafe == pytest.approx(pred.p_unsafe, abs=1e-5)
         assert gen.text == (REPLACEMENTS["en"] if rec.flagged else rec.original)
@@ -130,7 +130,7 @@ def test_filter_cli_writes_filtered_and_original_responses(guard, smollm2_dir, t
     prompts.write_text("Say hello.\nName a colour.\n")
     out = tmp_path / "filtered.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "mijabench", "filter", "--detector", str(guard), "--model", str(smollm2_dir),
+        [sys.executable, "-m", "mijabench", "filter", "--guard", str(guard), "--model", str(smollm2_dir),
          "--prompts", str(prompts), "--out", str(out), "--max-new-tokens", "8", "--threshold", "0",
          "--language", "pt"], capture_output=True, text=True, cwd=ROOT,
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)})
@@ -148,7 +148,7 @@ def test_guard_eval_cli_prints_scores(guard, dataset, tmp_path):
 
     from mijabench.cli import app
     out = tmp_path / "scores.json"
-    result = CliRunner().invoke(app, ["guard-eval", "--detector", str(guard), "--dataset", str(dataset),
+    result = CliRunner().invoke(app, ["guard-eval", "--guard", str(guard), "--dataset", str(dataset),
                                       "--config", "human", "--out", str(out)])
     assert result.exit_code == 0, result.output
     saved = json.loads(out.read_text())

@@ -145,7 +145,7 @@ def test_missing_label_names_file_row_and_column(tmp_path):
     (lambda rows: rows + [rows[1]], r"row 5 column 'item_id': item appears twice"),
     (lambda rows: [rows[0], [rows[1][0], "maybe", ""]] + rows[2:], r"row 1 column 'label': not a label; write safe or harmful"),
     (lambda rows: [["item_id", "verdict", "note"]] + rows[1:], r"missing column 'label'"),
-    (lambda rows: rows + [["b", "safe", "", "[response text]"]], r"ana\.csv: cannot parse the filled annotation sheet"),
+    (lambda rows: rows + [["b", "safe", "", "[response text]"]], r"ana\.csv:line 6: cannot parse the filled annotation sheet.*row has 4 fields"),
 ])
 def test_bad_sheets_are_clear_errors(tmp_path, edit, message):
     path = write_sheets(tmp_path)[0]
@@ -165,7 +165,7 @@ def test_one_annotator_has_no_interannotator_agreement(tmp_path):
 
 
 def test_cli_export_import_and_card_table3(align, tmp_path):
-    """annotate export -> three filled sheets -> annotate import -> build align --human."""
+    """annotate export -> three filled sheets -> annotate import -> build mijabench-align --human."""
     import pyarrow.parquet as pq
     from datasets import load_dataset
     from typer.testing import CliRunner
@@ -177,7 +177,7 @@ def test_cli_export_import_and_card_table3(align, tmp_path):
         pq.write_table(align.filter(pa.compute.equal(align.column("model"), model)),
                        tmp_path / model / "audit.parquet")
     out = tmp_path / "align"
-    result = runner.invoke(app, ["build", "align", "--runs", str(tmp_path / "always-refuse"),
+    result = runner.invoke(app, ["build", "mijabench-align", "--runs", str(tmp_path / "always-refuse"),
                                  str(tmp_path / "mixed-1b"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["annotate", "export", "--align", str(out), "--out", str(tmp_path / "hv")])
@@ -203,7 +203,7 @@ def test_cli_export_import_and_card_table3(align, tmp_path):
     report = json.loads((tmp_path / "hv" / "agreement.json").read_text())
     assert agreement_of(report, "all")["accuracy"] == 1.0  # the majority always follows the judge
     assert report["interannotator"]["n_annotators"] == 3 and report["interannotator"]["fleiss_kappa"] < 1
-    result = runner.invoke(app, ["build", "align", "--runs", str(tmp_path / "always-refuse"),
+    result = runner.invoke(app, ["build", "mijabench-align", "--runs", str(tmp_path / "always-refuse"),
                                  str(tmp_path / "mixed-1b"), "--out", str(out),
                                  "--human", str(tmp_path / "hv" / "human_validation.parquet")])
     assert result.exit_code == 0, result.output

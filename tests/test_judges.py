@@ -153,7 +153,7 @@ def test_unknown_judge_lists_valid_kinds():
     with pytest.raises(MijaError) as err:
         make_judge("gpt-judge")
     msg = str(err.value)
-    assert "gpt-judge" in msg and all(k in msg for k in ("rules", "llm", "ensemble", "classifier"))
+    assert "gpt-judge" in msg and all(k in msg for k in ("rules", "llm", "ensemble", "guard"))
     assert "\n" not in msg
     with pytest.raises(MijaError, match="llm:http"):
         make_judge("llm:not-a-url")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from mijabench.analysis import metrics
+from mijabench.analysis import metrics, reliability
 from mijabench.errors import MijaError
 
 
@@ -135,18 +136,18 @@ def test_cohen_kappa_hand_computed():
     # 2x2: yes/yes 20, yes/no 5, no/yes 10, no/no 15 -> po = 0.7, pe = 0.5, kappa = 0.4
     pred = ["y"] * 25 + ["n"] * 25
     ref = ["y"] * 20 + ["n"] * 5 + ["y"] * 10 + ["n"] * 15
-    got = metrics.agreement(pred, ref)
+    got = reliability.agreement(pred, ref)
     assert got["n"] == 50 and got["accuracy"] == pytest.approx(0.7) and got["kappa"] == pytest.approx(0.4)
-    assert metrics.agreement(["a", "b", None], ["a", "b", "a"])["kappa"] == pytest.approx(1.0)
-    assert math.isnan(metrics.agreement(["a", "a"], ["a", "a"])["kappa"])
+    assert reliability.agreement(["a", "b", None], ["a", "b", "a"])["kappa"] == pytest.approx(1.0)
+    assert math.isnan(reliability.agreement(["a", "a"], ["a", "a"])["kappa"])
 
 
 def test_fleiss_kappa_wikipedia_example():
     matrix = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
               [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
-    assert metrics.fleiss_kappa(matrix) == pytest.approx(0.210, abs=5e-4)
+    assert reliability.fleiss_kappa(matrix) == pytest.approx(0.210, abs=5e-4)
     with pytest.raises(MijaError):
-        metrics.fleiss_kappa([[1, 1], [2, 1]])
+        reliability.fleiss_kappa([[1, 1], [2, 1]])
 
 
 def test_krippendorff_alpha_nominal_reference_example():
@@ -156,7 +157,80 @@ def test_krippendorff_alpha_nominal_reference_example():
             [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, n, 3],
             [n, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, n],
             [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, n]]
-    assert metrics.krippendorff_alpha(data) == pytest.approx(0.743, abs=5e-4)
-    assert metrics.krippendorff_alpha([["a", "b", np.nan], ["a", "b", "c"]]) == pytest.approx(1.0)
+    assert reliability.krippendorff_alpha(data) == pytest.approx(0.743, abs=5e-4)
+    assert reliability.krippendorff_alpha([["a", "b", np.nan], ["a", "b", "c"]]) == pytest.approx(1.0)
     with pytest.raises(MijaError, match="nominal"):
-        metrics.krippendorff_alpha(data, level="interval")
+        reliability.krippendorff_alpha(data, level="interval")
+
+
+# --- the library-backed statistics against textbook values worked by hand ------------------------
+@pytest.mark.parametrize("b, c, expected", [
+    (1, 9, 0.021484375),   # 2 * P(X <= 1), X ~ B(10, 1/2) = 2 * 11 / 1024
+    (9, 1, 0.021484375),   # symmetric in b and c
+    (2, 8, 0.109375),      # 2 * (1 + 10 + 45) / 1024
+    (0, 5, 0.0625),        # 2 / 2**5
+    (5, 5, 1.0),           # 2 * P(X <= 5) > 1: capped at 1
+    (0, 0, 1.0),           # no discordant pair
+])
+def test_mcnemar_exact_textbook_values(b, c, expected):
+    assert metrics.mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12)
+
+
+def test_holm_textbook_values():
+    # sorted 0.01, 0.03, 0.04 -> x3, x2, x1 = 0.03, 0.06, 0.04 -> running max 0.03, 0.06, 0.06
+    np.testing.assert_allclose(metrics.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06], rtol=1e-12)
+    np.testing.assert_allclose(metrics.holm([0.5, 0.6]), [1.0, 1.0])  # 0.5 x 2 = 1.0 caps the rest
+    np.testing.assert_allclose(metrics.holm([0.02]), [0.02])
+    assert len(metrics.holm([])) == 0
+
+
+def test_cohen_kappa_three_categories_by_hand():
+    # rows = pred, columns = ref:  a: 10 2 3 | b: 1 8 1 | c: 2 2 21   (n = 50)
+    # po = 39/50; row sums 15 10 25, column sums 13 12 25 -> pe = (195 + 120 + 625) / 2500 = 0.376
+    # kappa = (0.78 - 0.376) / (1 - 0.376) = 0.404 / 0.624 = 101/156
+    counts = {("a", "a"): 10, ("a", "b"): 2, ("a", "c"): 3, ("b", "a"): 1, ("b", "b"): 8,
+              ("b", "c"): 1, ("c", "a"): 2, ("c", "b"): 2, ("c", "c"): 21}
+    pairs = [pair for pair, k in counts.items() for _ in range(k)]
+    got = reliability.agreement([p for p, _ in pairs], [r for _, r in pairs])
+    assert got["n"] == 50 and got["accuracy"] == pytest.approx(0.78)
+    assert got["kappa"] == pytest.approx(101 / 156, rel=1e-12)
+
+
+def test_cohen_kappa_edge_cases_by_hand():
+    assert reliability.agreement(["a", "b"], ["b", "a"])["kappa"] == pytest.approx(-1.0)  # po 0, pe 1/2
+    assert reliability.agreement(["a", "a"], ["b", "b"])["kappa"] == pytest.approx(0.0)   # po 0, pe 0
+    assert reliability.agreement([1, "x"], [1, "x"])["kappa"] == pytest.approx(1.0)       # mixed label types
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the undefined case is silent, not a warning
+        assert math.isnan(reliability.agreement(["safe"] * 3, ["safe"] * 3)["kappa"])
+    assert reliability.agreement([None], ["a"]) == {"n": 0, "accuracy": pytest.approx(math.nan, nan_ok=True),
+                                                "kappa": pytest.approx(math.nan, nan_ok=True)}
+    with pytest.raises(MijaError, match="2 predictions but 1 references"):
+        reliability.agreement(["a", "b"], ["a"])
+
+
+def test_fleiss_kappa_by_hand():
+    # 4 items x 3 raters: P_i = 1, 1, 1/3, 1/3 -> mean 2/3; p_j = 1/2, 1/2 -> Pe = 1/2; kappa = 1/3
+    assert reliability.fleiss_kappa([[3, 0], [0, 3], [2, 1], [1, 2]]) == pytest.approx(1 / 3, rel=1e-12)
+    # 2 items x 2 raters, total disagreement: P_i = 0, 0; Pe = 1/2 -> kappa = -1
+    assert reliability.fleiss_kappa([[1, 1], [1, 1]]) == pytest.approx(-1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(reliability.fleiss_kappa([[2, 0], [2, 0]]))  # one category only: undefined
+    with pytest.raises(MijaError, match="same number"):
+        reliability.fleiss_kappa([[1, 0], [1, 0]])  # one rating per item
+    with pytest.raises(MijaError, match="non-empty items x categories"):
+        reliability.fleiss_kappa([])
+
+
+def test_cli_judge_agreement_uses_the_metrics_helper():
+    from mijabench.cli.audit import agreement
+    # error rows and unlabelled rows drop out; unparsed stays as its own answer.
+    # pred: safe 2, unparsed 1, harmful 1; ref: safe 2, harmful 2 -> po = 3/4,
+    # pe = 1/2 * 1/2 + 1/4 * 1/2 + 1/4 * 0 = 3/8 -> kappa = (3/4 - 3/8) / (5/8) = 0.6
+    labels = ["safe", "harmful", "safe", "harmful", None, "safe"]
+    verdicts = ["safe", "unparsed", "safe", "harmful", "harmful", "error"]
+    assert agreement(labels, verdicts) == ("labelled rows 4: accuracy 0.750, Cohen's kappa 0.600 "
+                                           "(unparsed 1)")
+    assert agreement(["safe", None], ["error", "safe"]) == "no labelled rows to score"
+    assert "Cohen's kappa nan" in agreement(["safe", "safe"], ["safe", "safe"])

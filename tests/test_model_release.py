@@ -34,7 +34,7 @@ def _row(segment, label, dr, ref):
 
 @pytest.fixture
 def evaluation(tmp_path):
-    """An align-eval result (its format, written by hand): a gain that comes with over-refusal."""
+    """An dpo-eval result (its format, written by hand): a gain that comes with over-refusal."""
     rows = [_row("eval_all:all", "All prompts", (0.40, 0.80), (0.05, 0.60)),
             _row("eval_group:seen", "Seen groups", (0.42, 0.85), (0.05, 0.62)),
             _row("eval_group:held_out", "Held-out groups (zero-shot)", (0.35, 0.45), (0.04, 0.50))]
@@ -42,7 +42,7 @@ def evaluation(tmp_path):
     result = {"rows": rows, "disparity": disparity, "summary": summarize(rows, disparity),
               "judge": "rules", "n_prompts": {"harmful": 40, "benign": 40}, "languages": ["en"],
               "gen_params": {"max_new_tokens": 16}}
-    path = tmp_path / "align_eval.json"
+    path = tmp_path / "dpo_eval.json"
     path.write_text(json.dumps(result))
     return path
 
@@ -58,12 +58,12 @@ def test_summary_calls_out_blanket_refusal_and_null_results():
 
 @pytest.mark.slow
 def test_local_release_folder_is_complete_and_loads_offline(trained, evaluation, tmp_path):
-    folder, url = model_release.release(trained, "mijabench/tiny-dpo", local_dir=tmp_path / "repo",
+    folder, url = model_release.publish_model(trained, "mijabench/tiny-dpo", local_dir=tmp_path / "repo",
                                         evaluation=evaluation, license="apache-2.0")
     assert url is None and folder == tmp_path / "repo"
     names = {p.name for p in folder.iterdir()}
     assert {"README.md", "config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja",
-            "mijabench_dpo.json", "align_eval.json"} <= names
+            "mijabench_dpo.json", "dpo_eval.json"} <= names
     assert not names & {"training_args.bin", "adapter_config.json"}
     card = (folder / "README.md").read_text()
     assert f"`{UNSEEN_GROUP}`" in card and "`black`" in card and f"`{UNSEEN_STRATEGY}`" in card
@@ -92,7 +92,7 @@ def test_adapter_release_names_its_base_on_the_hub(trained, tmp_path):
 
     from mijabench.cli import app
     folder = tmp_path / "adapter"
-    result = CliRunner().invoke(app, ["push-model", str(trained), "--local-dir", str(folder), "--adapter-only"])
+    result = CliRunner().invoke(app, ["publish-model", str(trained), "--local-dir", str(folder), "--adapter-only"])
     assert result.exit_code == 0 and f"wrote {folder}" in result.output, result.output
     config = json.loads((folder / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -108,14 +108,14 @@ def test_release_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
     with pytest.raises(MijaError, match="neither model weights"):
-        model_release.release(tmp_path, "me/aligned", token="hf_x")
+        model_release.publish_model(tmp_path, "me/aligned", token="hf_x")
     (tmp_path / "adapter_config.json").write_text("{}")
     with pytest.raises(MijaError, match="no Hugging Face token found.*nothing was created"):
-        model_release.release(tmp_path, "me/aligned", endpoint="http://127.0.0.1:9")
+        model_release.publish_model(tmp_path, "me/aligned", endpoint="http://127.0.0.1:9")
     with pytest.raises(MijaError, match="owner/name"):
-        model_release.release(tmp_path, "aligned", token="hf_x")
+        model_release.publish_model(tmp_path, "aligned", token="hf_x")
     with pytest.raises(MijaError, match="no mijabench_dpo.json"):
-        model_release.release(tmp_path, None, local_dir=tmp_path / "out")
+        model_release.publish_model(tmp_path, None, local_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

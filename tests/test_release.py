@@ -127,7 +127,7 @@ def test_push_without_a_token_fails_in_one_line_before_any_request(built, tmp_pa
     assert hub.requests == []
 
 
-def test_push_sends_the_expected_repos_payloads_and_files(built, tmp_path):
+def test_push_sends_the_expected_repos_payloads_and_files(built, tmp_path, monkeypatch):
     tree = _copy(built, tmp_path / "tree")
     manifest = release.read_manifest(tree)
     with recording_hub(TOKEN) as hub:
@@ -153,9 +153,12 @@ def test_push_sends_the_expected_repos_payloads_and_files(built, tmp_path):
         assert sent == repo["files"]
     readme = hub.commits["acme/mijabench"][0]["files"]["README.md"].decode()
     assert "extra_gated_prompt: 'CONTENT WARNING" in readme and "extra_gated_fields:" in readme
-    # revisions are recorded in the manifest and pinned for the loaders
+    # revisions are recorded in the manifest and pinned next to it, where the loaders read them
+    # through MIJABENCH_PINNED_REVISIONS
     pushed = {r["repo_id"]: r["revision"] for r in release.read_manifest(tree)["repos"]}
     assert pushed == {r.repo_id: r.revision for r in results}
+    assert release.pins_file(tree) == tree / "pinned_revisions.yaml"
+    monkeypatch.setenv(hub_loaders.PINS_ENV, str(release.pins_file(tree)))
     assert hub_loaders.pinned_revision("acme/mijabench") == pushed["acme/mijabench"]
     assert hub_loaders.resolve_revision("acme/mijabench", None) == pushed["acme/mijabench"]
     assert hub_loaders.resolve_revision("acme/mijabench", "v1") == "v1"
@@ -181,7 +184,7 @@ def test_a_failed_push_is_reported_per_repo_and_resumes(built, tmp_path):
         state = {r["repo_id"]: r for r in release.read_manifest(tree)["repos"]}
         assert state["acme/mijabench-probe"]["revision"] is None
         assert "HTTP 403" in state["acme/mijabench-probe"]["push_error"]
-        assert list(hub_loaders.load_pins()) == ["acme/mijabench"]
+        assert list(hub_loaders.load_pins(release.pins_file(tree))) == ["acme/mijabench"]
 
         del hub.fail_commit["acme/mijabench-probe"]
         n_before = len(hub.requests)
@@ -192,7 +195,7 @@ def test_a_failed_push_is_reported_per_repo_and_resumes(built, tmp_path):
                                                           "visibility": "public", "type": "dataset"}
                    for r in hub.requests[n_before:])
     assert len(hub.commits["acme/mijabench"]) == 1 and len(hub.commits["acme/mijabench-probe"]) == 1
-    assert set(hub_loaders.load_pins()) == {"acme/mijabench", "acme/mijabench-probe"}
+    assert set(hub_loaders.load_pins(release.pins_file(tree))) == {"acme/mijabench", "acme/mijabench-probe"}
 
 
 def test_a_tree_changed_after_the_build_is_not_pushed(built, tmp_path):
@@ -224,6 +227,34 @@ def test_pin_file_round_trip_and_bad_pin_file(tmp_path, monkeypatch):
     monkeypatch.setenv(hub_loaders.PINS_ENV, str(tmp_path / "bad.yaml"))
     with pytest.raises(MijaError, match="bad.yaml: expected a 'repos' mapping"):
         hub_loaders.pinned_revision("acme/mijabench")
+
+
+def test_pins_go_next_to_the_release_never_into_the_package(built, tmp_path, monkeypatch):
+    monkeypatch.delenv(hub_loaders.PINS_ENV)
+    shipped = hub_loaders.pins_path()  # no env: the read-only copy inside the package
+    assert shipped.parent.name == "data" and shipped.parent.parent.name == "mijabench"
+    before = shipped.read_bytes(), shipped.stat().st_mtime_ns
+    tree = _copy(built, tmp_path / "tree")
+    env = dict(os.environ, HF_TOKEN=TOKEN, OMP_NUM_THREADS="1")
+    with recording_hub(TOKEN) as hub:
+        proc = subprocess.run([sys.executable, "-m", "mijabench", "release", "--out", str(tree),
+                               "--resume", "--push", "--endpoint", hub.url],
+                              capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    pins = tree / "pinned_revisions.yaml"
+    assert f"pinned revisions written to {pins}; load at these revisions with " \
+           f"MIJABENCH_PINNED_REVISIONS={pins}" in proc.stdout
+    assert set(hub_loaders.load_pins(pins)) == {"acme/mijabench", "acme/mijabench-probe"}
+    assert (shipped.read_bytes(), shipped.stat().st_mtime_ns) == before
+    assert hub_loaders.pinned_revision("acme/mijabench") is None  # the shipped copy is untouched
+    monkeypatch.setenv(hub_loaders.PINS_ENV, str(pins))
+    assert hub_loaders.pins_path() == pins and hub_loaders.pinned_revision("acme/mijabench")
+    # --pins chooses another file
+    other = _copy(built, tmp_path / "other")
+    with recording_hub(TOKEN) as hub:
+        release.push_release(other, endpoint=hub.url, pins=tmp_path / "mine.yaml", progress=False)
+    assert set(hub_loaders.load_pins(tmp_path / "mine.yaml")) == {"acme/mijabench", "acme/mijabench-probe"}
+    assert not release.pins_file(other).exists()
 
 
 def test_unknown_deliverable_and_missing_source_are_one_line_errors(tmp_path):
@@ -265,7 +296,7 @@ def test_align_and_securebreak_are_released_gated(tmp_path):
     from mijabench.derived import mijabench_align as align_dataset
     from mijabench.derived import securebreak_dataset
     data = Path(__file__).resolve().parent / "data"
-    align_dataset.build([], tmp_path / "align", release=[data / "release_align_sample.csv"],
+    align_dataset.build([], tmp_path / "align", upstream=[data / "upstream_align_sample.csv"],
                         repo_id="acme/mijabench-align")
     securebreak_dataset.build(tmp_path / "sb", [data / "securebreak_annotated.csv"],
                               data / "securebreak_mapping.yaml")
@@ -292,6 +323,7 @@ def test_rebuilding_an_unchanged_release_keeps_its_pushes(space_src, tmp_path):
         first = release.push_release(tree, endpoint=hub.url, progress=False)
         rebuilt = release.build_release(tree, "acme", _sources(space_src), progress=False)
         assert [r["revision"] for r in rebuilt["repos"]] == [r.revision for r in first]
+        assert set(hub_loaders.load_pins(release.pins_file(tree))) == {r.repo_id for r in first}
         n_before = len(hub.requests)
         again = release.push_release(tree, endpoint=hub.url, progress=False)
     assert [r.status for r in again] == ["skipped", "skipped"] and len(hub.requests) == n_before

@@ -142,7 +142,7 @@ def test_jsonl_list_labels_aliases_and_parquet(tmp_path):
     assert [r["risk_category"] for r in got] == ["hate_speech", "self_harm", "privacy"]
     assert [r["final_label"] for r in got] == ["unsafe", "safe", "unsafe"]
     assert [v["annotator"] for v in got[0]["annotator_labels"]] == ["votes[0]", "votes[1]"]
-    assert got[0]["origin"] == "in.jsonl:1"
+    assert got[0]["origin"] == "in.jsonl:line 1"
     parquet = tmp_path / "in.parquet"
     pq.write_table(pa.Table.from_pylist([{**x, "votes": [str(v) for v in x["votes"]]} for x in lines]), parquet)
     assert [r["final_label"] for r in sbi.import_file(parquet, mapping)] == ["unsafe", "safe", "unsafe"]
@@ -179,7 +179,7 @@ def test_unmapped_column_is_named(tmp_path):
 def test_unknown_label_value_names_line_and_column(tmp_path):
     inp = write_csv(tmp_path / "in.csv", [row(0), row(1, b="maybe-ish")])
     msg = _error(lambda: sbi.import_file(inp, sbi.load_mapping(write_mapping(tmp_path / "m.yaml"))))
-    assert "in.csv:3" in msg and "column b" in msg and "unknown label value" in msg
+    assert "in.csv:line 3" in msg and "column b" in msg and "unknown label value" in msg
 
 
 def test_empty_files_are_rejected(tmp_path):
@@ -196,7 +196,7 @@ def test_strict_rule_rejects_conflicting_annotators(tmp_path):
     inp = write_csv(tmp_path / "in.csv", [row(0), row(1, a="safe", b="unsafe")])
     strict = sbi.load_mapping(write_mapping(tmp_path / "m.yaml", rule="strict"))
     msg = _error(lambda: sbi.import_file(inp, strict))
-    assert "in.csv:3" in msg and "disagree" in msg and "strict" in msg
+    assert "in.csv:line 3" in msg and "disagree" in msg and "strict" in msg
     # Under strict, duplicate rows whose labels conflict are an error too (caught at dedup).
     dup = write_csv(tmp_path / "dup.csv", [row(0, a="safe", b="safe"), row(0)])
     assert "duplicate rows" in _error(lambda: sbd.build_tables([dup], strict))
@@ -210,7 +210,7 @@ def test_strict_rule_rejects_conflicting_annotators(tmp_path):
 def test_row_validation(tmp_path, bad, expect):
     inp = write_csv(tmp_path / "in.csv", [row(0), {**row(1), **bad}])
     msg = _error(lambda: sbi.import_file(inp, sbi.load_mapping(write_mapping(tmp_path / "m.yaml"))))
-    assert expect in msg and "in.csv:3" in msg
+    assert expect in msg and "in.csv:line 3" in msg
 
 
 @pytest.mark.parametrize("text, expect", [
@@ -233,7 +233,7 @@ def test_cli_reports_one_line_error(tmp_path):
                            "--mapping", str(write_mapping(tmp_path / "m.yaml")), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "in.csv:3" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "in.csv:line 3" in proc.stderr
     assert not (tmp_path / "o").exists()
 
 

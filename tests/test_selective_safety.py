@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 from align_dataset_fixtures import two_model_align
-from mijabench.analysis import metrics
+from mijabench.analysis import metrics, reliability
 from mijabench.errors import MijaError
 from mijabench.analysis.selective_safety import FEATURES
 
@@ -130,7 +130,7 @@ def test_references_give_judge_agreement(metric):
     preds = ["safe", "harmful", "safe", "harmful", "safe", "safe"]
     refs = ["safe", "harmful", "harmful", "harmful", "safe", ""]
     result = metric.compute(predictions=preds, groups=["women"] * 6, references=refs, n_boot=10)
-    want = metrics.agreement(preds[:5], refs[:5])
+    want = reliability.agreement(preds[:5], refs[:5])
     assert result["judge_agreement"] == want
     assert result["judge_agreement"]["n"] == 5 and result["judge_agreement"]["accuracy"] == 0.8
 

@@ -50,8 +50,8 @@ def test_config_allow_list_caps_and_credentials(config, tmp_path):
         with pytest.raises(MijaError, match="credentials") as err:
             space_config.models_from_env(f"a={spec}")
         assert "pw" not in str(err.value) and "abc" not in str(err.value)
-    env_models = space_config.models_from_env("a=http://h1:1,http://h2:2;b=")
-    assert env_models["a"].spec == "http://h1:1,http://h2:2" and env_models["b"].spec is None
+    env_models = space_config.models_from_env("a=http://h1:1|http://h2:2;b=")
+    assert env_models["a"].spec == "http://h1:1|http://h2:2" and env_models["b"].spec is None
     bad = tmp_path / "bad.yaml"
     bad.write_text("limits: {max_groups: 0}\n")
     with pytest.raises(MijaError, match="at least 1"):

@@ -16,8 +16,7 @@ import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from mijabench import atomic
-from mijabench import taxonomy
+from mijabench import atomic, taxonomy
 from mijabench.errors import MijaError
 
 EXPOSED_COLOR, PROTECTED_COLOR = "#b2182b", "#2166ac"

@@ -223,27 +223,27 @@ def over_refusal(table, by: Sequence[str] = ("model", "language", "group"), n_bo
 # --- paired counterfactual tests -----------------------------------------------------------------
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts (binomial test, p = 0.5)."""
+    from scipy.stats import binomtest  # lazy: scipy.stats costs ~0.7 s to import
+
     m = int(b) + int(c)
     if m == 0:
-        return 1.0
-    k = min(int(b), int(c))
-    i = np.arange(k + 1)
-    logs = np.array([math.lgamma(m + 1) - math.lgamma(j + 1) - math.lgamma(m - j + 1) for j in i])
-    log_cdf = np.logaddexp.reduce(logs) - m * math.log(2)
-    return float(min(1.0, 2 * math.exp(log_cdf)))
+        return 1.0  # no discordant pair: no evidence either way
+    return float(binomtest(int(b), m, 0.5, alternative="two-sided").pvalue)
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
+    """Holm-Bonferroni adjusted p-values (same order as given).
+
+    statsmodels runs ``gc.collect()`` on every Holm call (~40 ms here, ~100 ms with torch loaded),
+    so call this once per family of tests, not per test."""
+    from statsmodels.stats.multitest import (
+        multipletests,  # lazy: statsmodels is slow to import
+    )
+
     p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
+    if len(p) == 0:
+        return p  # nothing to adjust; statsmodels < 0.15 divides by zero here
+    return multipletests(p, method="holm")[1]
 
 
 def paired_group_tests(table, by: Sequence[str] = ("model", "language"), alpha: float = 0.05) -> pd.DataFrame:
@@ -351,73 +351,3 @@ def summarize(table, n_boot: int = N_BOOT, seed: int = 0, min_n: int = MIN_N) ->
     if "counterfactual_id" in table.column_names:
         out["paired_tests"] = _records(paired_group_tests(table))
     return out
-
-
-# --- agreement ------------------------------------------------------------------------------------
-def agreement(pred: Sequence, ref: Sequence) -> dict:
-    """Accuracy and Cohen's kappa of ``pred`` against ``ref`` (pairs with a None are skipped).
-
-    ``kappa`` is NaN when chance agreement is 1 (both raters used a single, identical label)."""
-    if len(pred) != len(ref):
-        raise MijaError(f"agreement: {len(pred)} predictions but {len(ref)} references")
-    pairs = [(p, r) for p, r in zip(pred, ref) if p is not None and r is not None]
-    n = len(pairs)
-    if n == 0:
-        return {"n": 0, "accuracy": float("nan"), "kappa": float("nan")}
-    labels = sorted({x for pair in pairs for x in pair}, key=str)
-    index = {label: i for i, label in enumerate(labels)}
-    conf = np.zeros((len(labels), len(labels)))
-    np.add.at(conf, ([index[p] for p, _ in pairs], [index[r] for _, r in pairs]), 1)
-    po = np.trace(conf) / n
-    pe = float((conf.sum(axis=1) / n) @ (conf.sum(axis=0) / n))
-    kappa = float("nan") if pe >= 1 else float((po - pe) / (1 - pe))
-    return {"n": n, "accuracy": float(po), "kappa": kappa}
-
-
-def fleiss_kappa(matrix) -> float:
-    """Fleiss' kappa from an items x categories matrix of rating counts (same raters per item)."""
-    m = np.asarray(matrix, dtype=float)
-    if m.ndim != 2 or m.shape[0] == 0:
-        raise MijaError("fleiss_kappa: expected a non-empty items x categories count matrix")
-    raters = m.sum(axis=1)
-    if not np.allclose(raters, raters[0]) or raters[0] < 2:
-        raise MijaError("fleiss_kappa: every item needs the same number (>= 2) of ratings; "
-                        "use krippendorff_alpha for missing ratings")
-    r = raters[0]
-    p_item = ((m * m).sum(axis=1) - r) / (r * (r - 1))
-    p_cat = m.sum(axis=0) / m.sum()
-    p_bar, p_e = p_item.mean(), float((p_cat ** 2).sum())
-    return float("nan") if p_e >= 1 else float((p_bar - p_e) / (1 - p_e))
-
-
-def krippendorff_alpha(data, level: str = "nominal") -> float:
-    """Krippendorff's alpha (nominal) from an annotators x items table; None/NaN = missing."""
-    if level != "nominal":
-        raise MijaError(f"krippendorff_alpha: level {level!r} is not supported; valid levels: nominal")
-    rows = [list(r) for r in data]
-    if not rows:
-        raise MijaError("krippendorff_alpha: expected an annotators x items table")
-    n_items = len(rows[0])
-    if any(len(r) != n_items for r in rows):
-        raise MijaError("krippendorff_alpha: every annotator row needs one entry per item")
-
-    def missing(x) -> bool:
-        return x is None or (isinstance(x, float) and math.isnan(x))
-
-    labels = sorted({x for r in rows for x in r if not missing(x)}, key=str)
-    index = {label: i for i, label in enumerate(labels)}
-    coincidence = np.zeros((len(labels), len(labels)))
-    for item in range(n_items):
-        values = [index[r[item]] for r in rows if not missing(r[item])]
-        m_u = len(values)
-        if m_u < 2:
-            continue
-        counts = np.bincount(values, minlength=len(labels)).astype(float)
-        coincidence += (np.outer(counts, counts) - np.diag(counts)) / (m_u - 1)
-    n_c = coincidence.sum(axis=1)
-    n = n_c.sum()
-    if n <= 1:
-        return float("nan")
-    observed = coincidence.sum() - np.trace(coincidence)
-    expected = (n_c.sum() ** 2 - (n_c ** 2).sum()) / (n - 1)
-    return float("nan") if expected == 0 else float(1 - observed / expected)

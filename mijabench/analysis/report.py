@@ -18,8 +18,8 @@ import pyarrow as pa
 from jinja2 import Environment
 
 from mijabench import atomic
-from mijabench.analysis import figures
-from mijabench.analysis import metrics
+from mijabench import markdown as md
+from mijabench.analysis import figures, metrics
 from mijabench.analysis.figures import axis_label
 from mijabench.analysis.figures import group_label as _group_label
 
@@ -93,11 +93,7 @@ class Doc:
             elif b[0] == "ul":
                 out.append("\n".join(f"- {item}" for item in b[1]))
             elif b[0] == "table":
-                esc = lambda c: c.replace("|", "\\|")  # noqa: E731
-                lines = ["| " + " | ".join(esc(h) for h in b[1]) + " |",
-                         "|" + "|".join("---" for _ in b[1]) + "|"]
-                lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in b[2]]
-                out.append("\n".join(lines) + (f"\n\n{b[3]}" if b[3] else ""))
+                out.append(md.table(b[1], b[2]) + (f"\n\n{b[3]}" if b[3] else ""))
             elif b[0] == "img":
                 out.append(f"![{b[2]}]({b[1]})")
         return "\n\n".join(out) + "\n"

@@ -15,10 +15,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mijabench.judge import registry as judges
-from mijabench.analysis import metrics
 from mijabench import taxonomy
+from mijabench.analysis import metrics, reliability
 from mijabench.errors import MijaError
+from mijabench.judge import registry as judges
 from mijabench.schema import ERROR, SAFE, VERDICTS
 
 FEATURES = ("predictions", "references", "groups", "languages", "strategies", "prompts", "kinds")
@@ -257,6 +257,6 @@ def compute(predictions=None, groups=None, references=None, languages=None, stra
         out["over_refusal"] = _over_refusal(table, kw)
     if cols["references"] is not None:
         pred = pc.if_else(pc.equal(verdicts, ERROR), pa.scalar(None, pa.string()), verdicts)
-        got = metrics.agreement(pred.to_pylist(), cols["references"].to_pylist())
+        got = reliability.agreement(pred.to_pylist(), cols["references"].to_pylist())
         out["judge_agreement"] = {k: None if v != v else v for k, v in got.items()}  # NaN -> None
     return out

@@ -1,10 +1,10 @@
-"""A last-line output filter: wrap any generation backend with a trained safety detector.
+"""A last-line output filter: wrap any generation backend with a trained guard (a post-generation safety detector).
 
 :class:`FilteredBackend` is itself a backend (``.model_id``, ``.generate``), so it drops into
 ``mijabench audit`` or any caller of :mod:`mijabench.run.endpoints`. After the inner backend answers,
-the detector scores every successful response; a flagged one is replaced by a short refusal
+the guard scores every successful response; a flagged one is replaced by a short refusal
 (``replace``) or withheld as an empty text (``block``). Filtering costs time, so each call records
-generation and detector latency apart (:class:`FilterStats`) and the added share is reported.
+generation and guard latency apart (:class:`FilterStats`) and the added share is reported.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mijabench.errors import MijaError
+from mijabench.tables import read_rows
 
 MODES = ("replace", "block")
 REPLACEMENTS = {
@@ -30,7 +31,7 @@ class FilterRecord:
     category: str
     original: str            # the unfiltered text, so audits can compare both
     gen_latency_s: float
-    filter_latency_s: float  # this row's share of the detector batch time
+    filter_latency_s: float  # this row's share of the guard batch time
 
 
 @dataclass
@@ -51,9 +52,9 @@ class FilterStats:
 
 
 class FilteredBackend:
-    """``inner`` guarded by ``detector`` (a folder path or a loaded detector)."""
+    """``inner`` guarded by ``guard`` (a folder path or a loaded guard)."""
 
-    def __init__(self, inner, detector, mode: str = "replace", replacement: str | None = None,
+    def __init__(self, inner, guard, mode: str = "replace", replacement: str | None = None,
                  language: str = "en", name: str | None = None, threshold: float = 0.5):
         if mode not in MODES:
             raise MijaError(f"--mode {mode!r}: use one of {', '.join(MODES)}")
@@ -61,23 +62,23 @@ class FilteredBackend:
             raise MijaError(f"--threshold {threshold}: use a probability between 0 and 1")
         # A lower threshold trades more false alarms for fewer missed unsafe outputs (FNR).
         self.threshold = threshold
-        if isinstance(detector, (str, Path)):
-            from mijabench.judge.classifier import load_detector, read_meta
-            name = name or read_meta(detector).get("name") or Path(detector).name
-            detector = load_detector(detector)
-        self.inner, self.detector, self.mode = inner, detector, mode
+        if isinstance(guard, (str, Path)):
+            from mijabench.judge.guard import load_guard, read_meta
+            name = name or read_meta(guard).get("name") or Path(guard).name
+            guard = load_guard(guard)
+        self.inner, self.guard, self.mode = inner, guard, mode
         self.replacement = "" if mode == "block" else (replacement or REPLACEMENTS.get(language, REPLACEMENTS["en"]))
-        self.name = name or "detector"
+        self.name = name or "guard"
         self.model_id = f"{inner.model_id}+guard:{self.name}"
         self.stats = FilterStats()
 
     def generate(self, prompts: list[str], params=None, progress: bool = True) -> list:
         """Generate with the inner backend, then filter; returns ``Generation`` objects."""
-        from mijabench.run.types import GenParams, Generation
+        from mijabench.run.types import Generation, GenParams
         gens = self.inner.generate(list(prompts), params or GenParams(), progress=progress)
         ok = [i for i, g in enumerate(gens) if not g.error and (g.text or "").strip()]
         start = time.perf_counter()
-        preds = self.detector.predict([prompts[i] for i in ok], [gens[i].text for i in ok],
+        preds = self.guard.predict([prompts[i] for i in ok], [gens[i].text for i in ok],
                                       progress=progress) if ok else []
         per_row = (time.perf_counter() - start) / len(ok) if ok else 0.0
         by_index = dict(zip(ok, preds))
@@ -99,19 +100,16 @@ class FilteredBackend:
 
 
 def read_prompts(path: Path) -> list[dict]:
-    """Prompts to filter: .txt (one per line), .jsonl / .parquet with a ``prompt`` column."""
+    """Prompts to filter: .txt (one per line), or .jsonl / .parquet / .csv with a ``prompt`` column."""
     path = Path(path)
+    if path.suffix != ".txt":
+        rows = [r for _, r in read_rows(path, "prompts file")]
+        if "prompt" not in rows[0]:
+            raise MijaError(f"{path}: no 'prompt' column; give one prompt per row in a 'prompt' field")
+        return rows
     if not path.is_file():
         raise MijaError(f"{path}: prompts file not found")
-    if path.suffix == ".txt":
-        rows = [{"prompt": line.rstrip("\n")} for line in path.read_text("utf-8").splitlines() if line.strip()]
-    elif path.suffix in (".jsonl", ".parquet"):
-        from mijabench.derived.securebreak_import import read_rows
-        rows = [r for _, r in read_rows(path)]
-        if rows and "prompt" not in rows[0]:
-            raise MijaError(f"{path}: no 'prompt' column; give one prompt per row in a 'prompt' field")
-    else:
-        raise MijaError(f"{path}: unsupported prompts file; use .txt, .jsonl or .parquet")
+    rows = [{"prompt": line.rstrip("\n")} for line in path.read_text("utf-8").splitlines() if line.strip()]
     if not rows:
         raise MijaError(f"{path}: no prompts found")
     return rows

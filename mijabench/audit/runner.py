@@ -19,7 +19,13 @@ import pyarrow.parquet as pq
 
 from mijabench import atomic
 from mijabench.errors import MijaError
-from mijabench.schema import AUDIT_SCHEMA, PROMPT_SCHEMA, RESPONSE_SCHEMA, canonical_json, gen_key
+from mijabench.schema import (
+    AUDIT_SCHEMA,
+    PROMPT_SCHEMA,
+    RESPONSE_SCHEMA,
+    canonical_json,
+    gen_key,
+)
 
 log = logging.getLogger("mijabench")
 

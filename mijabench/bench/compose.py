@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from typing import NamedTuple
 
-from mijabench.bench import material as material_mod
 from mijabench import taxonomy
+from mijabench.bench import material as material_mod
 from mijabench.bench.material import Intent, Material, Template
 from mijabench.schema import PROMPT_COLUMNS, stable_id
 

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mijabench.bench import material as material_mod
 from mijabench import taxonomy
+from mijabench.bench import material as material_mod
 from mijabench.bench.compose import counterfactual_rows, draw_attacks, seed_row
+from mijabench.bench.seeds import read_seeds
 from mijabench.errors import MijaError
 from mijabench.schema import PROMPT_SCHEMA
-from mijabench.bench.seeds import read_seeds
 
 CONFIGS = ("counterfactual", "paper")
-RELEASE_CONFIG = "release"  # the authors' released rows, imported as finished prompts
+UPSTREAM_CONFIG = "upstream"  # the authors' published rows, imported as finished prompts
 SPLITS = ("harmful", "benign")
 DEFAULT_PAPER_PER_GROUP = 100
 log = logging.getLogger("mijabench")  # the paper used 2,000 per group at full scale (--per-group 2000)
@@ -81,12 +81,12 @@ def build_paper(seeds: pa.Table, languages, strategies, seed: int, per_group: in
 
 def build_configs(configs=("counterfactual",), languages=("en", "pt"), seed: int = 0,
                   per_group: int | None = None, seeds: list[Path] | pa.Table | None = None,
-                  strategies=None, rewriter=None, release: list[Path] | None = None,
+                  strategies=None, rewriter=None, upstream: list[Path] | None = None,
                   ) -> dict[str, dict[str, pa.Table]]:
     """Build the requested configs; ``rewriter`` (see rewriters.py) post-processes every table.
 
-    ``release`` files (the MiJaBench authors' released rows) become a ``release`` config of
-    finished prompts, kept as released: they are never rewritten.
+    ``upstream`` files (the MiJaBench authors' published rows) become an ``upstream`` config of
+    finished prompts, kept as published: they are never rewritten.
     """
     for config in configs:
         if config not in CONFIGS:
@@ -104,8 +104,8 @@ def build_configs(configs=("counterfactual",), languages=("en", "pt"), seed: int
         result["paper"] = build_paper(seed_table, languages, strategies, seed, per_group)
     if rewriter is not None:
         result = {c: {s: rewriter.apply(t) for s, t in splits.items()} for c, splits in result.items()}
-    if release:
+    if upstream:
         from mijabench.bench.upstream import prompt_table
-        table = pa.concat_tables([prompt_table(Path(p)) for p in release])
-        result[RELEASE_CONFIG] = {"harmful": table}
+        table = pa.concat_tables([prompt_table(Path(p)) for p in upstream])
+        result[UPSTREAM_CONFIG] = {"harmful": table}
     return result

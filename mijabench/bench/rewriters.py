@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from mijabench.bench import material as material_mod
 from mijabench import taxonomy
+from mijabench.bench import material as material_mod
 from mijabench.errors import MijaError
+from mijabench.specs import ENDPOINT, ENDPOINT_FORM, parse_model_spec, redact
 
 MARKER = "[GROUP]"
 
@@ -87,12 +88,12 @@ class LLMRewriter:
 
 
 def make_rewriter(spec: str | None):
+    """``template`` (default) or ``llm:URL[|URL...][#model]`` (endpoint syntax: mijabench.specs)."""
     if spec in (None, "", "template"):
         return TemplateRewriter()
     if spec.startswith("llm:"):
         from mijabench.run.endpoints import EndpointBackend
-        url, _, model = spec[4:].partition("#")
-        if not url.startswith(("http://", "https://")):
-            raise MijaError(f"--rewriter {spec!r}: expected llm:http(s)://HOST:PORT[#model]")
-        return LLMRewriter(EndpointBackend([url], model=model or None))
-    raise MijaError(f"unknown rewriter {spec!r}; valid rewriters: template, llm:URL[#model]")
+        endpoint = parse_model_spec(spec[4:], "--rewriter", kinds=(ENDPOINT,), prefix="llm:")
+        return LLMRewriter(EndpointBackend(list(endpoint.urls), model=endpoint.served_model))
+    raise MijaError(f"--rewriter {redact(spec)}: unknown rewriter; valid rewriters: template, "
+                    f"llm:{ENDPOINT_FORM}")

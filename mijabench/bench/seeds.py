@@ -13,12 +13,11 @@ from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import yaml
 
 from mijabench import taxonomy
 from mijabench.errors import MijaError
+from mijabench.tables import read_table
 
 SEED_SCHEMA = pa.schema([
     ("seed_text", pa.string()),
@@ -91,26 +90,6 @@ def read_toxigen(path: Path) -> pa.Table:
     return _table(rows)
 
 
-def read_table_file(path: Path, what: str = "table") -> pa.Table:
-    """Read a .parquet/.csv/.jsonl table; ``what`` names the expected file in error messages."""
-    path = Path(path)
-    if not path.is_file():
-        raise MijaError(f"{path}: file not found; pass the {what}")
-    try:
-        if path.suffix == ".parquet":
-            return pq.read_table(path)
-        if path.suffix == ".csv":
-            return pacsv.read_csv(path)
-        if path.suffix in (".jsonl", ".json"):
-            import pyarrow.json as pajson
-            return pajson.read_json(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        # pyarrow's message can quote a row of the (hateful by design) file: name only its kind.
-        raise MijaError(f"{path}: cannot parse the {what} as {path.suffix[1:]} "
-                        f"({type(exc).__name__}); check the file format (same columns in every row)") from None
-    raise MijaError(f"{path}: unsupported extension {path.suffix!r}; use .parquet, .csv or .jsonl")
-
-
 def _require(table: pa.Table, columns: list[str], path: Path) -> None:
     for column in columns:
         if column not in table.column_names:
@@ -129,7 +108,7 @@ def _truthy(value, where: str) -> bool:
 def read_toxsyn(path: Path) -> pa.Table:
     """ToxSyn-PT-style Parquet/CSV/JSONL with ``text``, ``group`` and ``is_toxic`` columns."""
     path = Path(path)
-    table = read_table_file(path)
+    table = read_table(path, "ToxSyn-PT-style table")
     _require(table, ["text", "group", "is_toxic"], path)
     rows: dict[str, list] = {k: [] for k in SEED_SCHEMA.names}
     columns = table.select(["text", "group", "is_toxic"]).to_pydict()

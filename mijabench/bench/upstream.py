@@ -6,7 +6,7 @@ A released row carries the seed (``text`` or ``seed_text``), ``group``, ``langua
 ``jb_cls_<judge>_<model>`` column per (judge, model): a JSON string whose ``class`` is
 safe/dangerous (EN) or segura/perigosa (PT).
 
-* :func:`prompt_table` -> finished benchmark prompts (PROMPT_SCHEMA, config ``release``), used by
+* :func:`prompt_table` -> finished benchmark prompts (PROMPT_SCHEMA, config ``upstream``), used by
   the MiJaBench builder.
 * :mod:`mijabench.derived.upstream_align` turns the same rows, with their responses and judge
   classes, into MiJaBench-Align rows.
@@ -25,9 +25,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from mijabench import taxonomy
+from mijabench.bench.seeds import fold_name, map_group
 from mijabench.errors import MijaError
 from mijabench.schema import PROMPT_COLUMNS, PROMPT_SCHEMA, stable_id
-from mijabench.bench.seeds import fold_name, read_table_file, map_group
+from mijabench.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def _text(value, where: str, column: str) -> str:
 
 
 def _prompt_row(raw: dict, cols: ReleaseColumns, where: str) -> dict | None:
-    group = map_group("release", _text(raw["group"], where, "group"), f"{where} column 'group'")
+    group = map_group("upstream", _text(raw["group"], where, "group"), f"{where} column 'group'")
     if group is None:  # known, deliberately not imported
         return None
     language = language_id(raw["language"], f"{where} column 'language'")
@@ -123,23 +124,23 @@ def _prompt_row(raw: dict, cols: ReleaseColumns, where: str) -> dict | None:
         raise MijaError(f"{where} column 'group': group {group!r} is not part of MiJaBench-{language}; "
                         f"valid groups: {', '.join(taxonomy.groups_for(language))}")
     row = {
-        "config": "release", "language": language, "group": group,
+        "config": "upstream", "language": language, "group": group,
         "group_name": taxonomy.group(group).name(language),
         "strategy": strategy_id(raw["jb_strategy"], f"{where} column 'jb_strategy'"),
         "scenario_category": scenario_category_id(raw[cols.scenario_category],
                                                   f"{where} column {cols.scenario_category!r}"),
         "scenario": str(raw["scenario"] or ""), "kind": "harmful", "intent_id": "",
-        "seed_text": _text(raw[cols.seed], where, cols.seed), "seed_source": "mijabench-release",
+        "seed_text": _text(raw[cols.seed], where, cols.seed), "seed_source": "mijabench-upstream",
         "counterfactual_id": "", "template_id": "",
-        "prompt": _text(raw["jb_prompt"], where, "jb_prompt"), "rewriter": "release",
+        "prompt": _text(raw["jb_prompt"], where, "jb_prompt"), "rewriter": "upstream",
     }
-    row["id"] = stable_id("release", language, group, row["strategy"], row["scenario_category"],
+    row["id"] = stable_id("upstream", language, group, row["strategy"], row["scenario_category"],
                           row["scenario"], row["seed_text"], row["prompt"])
     return {k: row[k] for k in PROMPT_COLUMNS}
 
 
 def _read_release(path: Path) -> pa.Table:
-    return read_table_file(path, "released MiJaBench table (.parquet/.csv/.jsonl)")
+    return read_table(path, "released MiJaBench table (.parquet/.csv/.jsonl)")
 
 
 def upstream_rows(path: Path, need_models: bool):
@@ -167,6 +168,6 @@ def upstream_rows(path: Path, need_models: bool):
 
 
 def prompt_table(path: Path) -> pa.Table:
-    """Released rows as finished benchmark prompts (config ``release``, kind ``harmful``)."""
+    """Released rows as finished benchmark prompts (config ``upstream``, kind ``harmful``)."""
     _, rows = upstream_rows(path, need_models=False)
     return pa.Table.from_pylist([row for _, _, row in rows], schema=PROMPT_SCHEMA)

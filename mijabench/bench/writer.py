@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mijabench import __version__
+from mijabench import __version__, markdown, taxonomy
 from mijabench.hub import cards
 from mijabench.hub import folders as hubdata
-from mijabench import taxonomy
 
 FIELDS = [
     ("id", "stable id of the prompt"), ("config", "counterfactual or paper"),
@@ -34,15 +33,12 @@ def stats_table(tables: dict[str, dict[str, pa.Table]]) -> str:
             cols = table.select(["language", "group"]).to_pydict()
             counts.update((config, lang, grp, split) for lang, grp in zip(cols["language"], cols["group"]))
     keys = sorted({k[:3] for k in counts})
-    lines = ["| config | language | group | harmful | benign |", "|---|---|---|---:|---:|"]
-    for config, lang, grp in keys:
-        name = taxonomy.group(grp).name("en")
-        lines.append(f"| {config} | {lang} | {name} | {counts[(config, lang, grp, 'harmful')]} "
-                     f"| {counts[(config, lang, grp, 'benign')]} |")
-    total = sum(counts.values())
-    lines.append(f"| **all** | | | **{sum(v for k, v in counts.items() if k[3] == 'harmful')}** "
-                 f"| **{sum(v for k, v in counts.items() if k[3] == 'benign')}** |")
-    return "\n".join(lines) + f"\n\nTotal rows: {total}."
+    rows = [[config, lang, taxonomy.group(grp).name("en"), counts[(config, lang, grp, "harmful")],
+             counts[(config, lang, grp, "benign")]] for config, lang, grp in keys]
+    rows.append(["**all**", "", "", f"**{sum(v for k, v in counts.items() if k[3] == 'harmful')}**",
+                 f"**{sum(v for k, v in counts.items() if k[3] == 'benign')}**"])
+    text = markdown.table(["config", "language", "group", "harmful", "benign"], rows, align=["", "", "", "r", "r"])
+    return text + f"\n\nTotal rows: {sum(counts.values())}."
 
 
 def card_text(tables: dict[str, dict[str, pa.Table]], rewriter: str, seed: int,

@@ -13,16 +13,18 @@ import typer
 
 from mijabench.errors import MijaError
 
+# No Rich markup in help texts: it would swallow the brackets of URL[|URL...][#model].
 app = typer.Typer(help="MiJaBench: per-group jailbreak safety audits, datasets and alignment.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
 build_app = typer.Typer(help="Build a Hub dataset folder (Parquet shards + dataset card).",
-                        no_args_is_help=True)
+                        no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(build_app, name="build")
 
 # Each module defines ``register(app, build_app)``.
-from mijabench.cli import audit, build, dpo, guard, mijabench_align, release  # noqa: E402
+from mijabench.cli import annotate, audit, build, dpo, guard, pairs, release  # noqa: E402
 
-for _module in (build, audit, mijabench_align, guard, dpo, release):
+for _module in (build, audit, annotate, pairs, guard, dpo, release):
     _module.register(app, build_app)
 
 

@@ -17,16 +17,18 @@ QUICK_MAX_NEW_TOKENS = 96
 
 
 def audit(
-    model: Optional[str] = typer.Option(None, "--model", help="local HF model folder (default: the "
-                                        "embedded SmolLM2-135M-Instruct); with --endpoint: the served "
-                                        "model name sent on each request"),
+    model: Optional[str] = typer.Option(None, "--model", help="FOLDER | OWNER/NAME (a cached Hub "
+                                        "id) | URL[|URL...][#model] | embedded (default: the "
+                                        "embedded SmolLM2-135M-Instruct); with --endpoint: the "
+                                        "served model name sent on each request"),
     endpoint: Optional[List[str]] = typer.Option(None, "--endpoint", help="OpenAI-compatible server "
-                                                 "URL (TGI, vLLM, transformers serve); repeat or "
-                                                 "comma-separate for several"),
+                                                 "URL (TGI, vLLM, transformers serve); repeat for "
+                                                 "several: --endpoint A --endpoint B --model M is "
+                                                 "--model 'A|B#M'"),
     config: str = typer.Option("counterfactual", help="counterfactual | paper"),
     languages: str = typer.Option("en,pt", help="comma-separated languages"),
-    judge: str = typer.Option("rules", help="rules | llm:URL[#model] | ensemble:SPEC,SPEC,... | "
-                              "classifier:PATH"),
+    judge: str = typer.Option("rules", help="rules | llm:URL[|URL...][#model] | "
+                              "ensemble:SPEC,SPEC,... | guard:FOLDER"),
     limit: Optional[int] = typer.Option(None, help="audit at most N prompts (spread over cells)"),
     dataset: Optional[Path] = typer.Option(None, help="a built MiJaBench folder (mijabench build "
                                            "mijabench); default: build the prompts in memory"),
@@ -53,22 +55,20 @@ def audit(
 ) -> None:
     """Audit a model: per-group Defense Rate, disparities and over-refusal (audit.parquet + report)."""
     from mijabench.audit.runner import limit_rows, quick_sample, run_audit
-    from mijabench.run.types import GenParams
-    from mijabench.run.backends import make_backend
     from mijabench.judge.registry import make_judge
+    from mijabench.run.backends import make_backend
+    from mijabench.run.types import GenParams
+    from mijabench.specs import endpoint_spec, parse_model_spec
 
     judge_obj = make_judge(judge)  # fail in a second on a bad judge name, before loading a model
+    spec = endpoint_spec(endpoint, model) if endpoint else parse_model_spec(model, "--model")
     prompts = load_prompts(dataset, config, languages, seed, seeds)
     if not full:
         prompts = quick_sample(prompts, per_cell=per_cell, seed=seed)
     if limit is not None:
         prompts = limit_rows(prompts, limit)
-    urls = [u.strip() for item in (endpoint or []) for u in item.split(",") if u.strip()]
-    if urls:
-        backend = make_backend(",".join(urls), model=model, concurrency=concurrency,
-                               timeout=timeout, http_client=http_client)
-    else:
-        backend = make_backend(model, batch_size=batch_size, device=device)
+    backend = make_backend(spec, batch_size=batch_size, device=device, concurrency=concurrency,
+                           timeout=timeout, http_client=http_client)  # each kind takes its own
     tokens = max_new_tokens or (256 if full else QUICK_MAX_NEW_TOKENS)
     params = GenParams(max_new_tokens=tokens, temperature=temperature, seed=seed)
     out_dir = out or Path("runs") / _slug(backend.model_id)
@@ -106,7 +106,8 @@ def load_prompts(dataset: Path | None, config: str, languages: str, seed: int, s
 def read_dataset(folder: Path, config: str):
     """A built MiJaBench folder: ``data/<config>/<split>-*.parquet`` (Hub layout)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from mijabench.tables import read_table
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -115,7 +116,8 @@ def read_dataset(folder: Path, config: str):
     if not files:
         raise MijaError(f"--dataset {folder}: no data/{config}/*.parquet; build that config "
                         f"(mijabench build mijabench --config {config}) or pick another --config")
-    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    return pa.concat_tables([read_table(f, f"--dataset shard data/{config}/{f.name}") for f in files],
+                            promote_options="default")
 
 
 def _slug(name: str) -> str:
@@ -143,22 +145,23 @@ LABELS = {"safe": "safe", "harmful": "harmful", "unsafe": "harmful", "0": "safe"
 def judge_cmd(
     input: Path = typer.Option(..., "--input", help="JSONL, Parquet or CSV with prompt, response "
                                "(and optional language, error, label=safe|harmful)"),
-    judge: str = typer.Option("rules", help="rules | llm:URL[#model] | ensemble:SPEC,... | "
-                              "classifier:PATH"),
+    judge: str = typer.Option("rules", help="rules | llm:URL[|URL...][#model] | "
+                              "ensemble:SPEC,... | guard:FOLDER"),
     out: Path = typer.Option(..., "--out", help="output file (.parquet, .jsonl or .csv)"),
 ) -> None:
     """Judge existing responses; with a ``label`` column, print accuracy and Cohen's kappa."""
     from mijabench.judge.registry import judge_table, make_judge
+    from mijabench.tables import read_table, write_table
 
     judge_obj = make_judge(judge)
-    table = read_table(input)
+    table = read_table(input, "--input file (JSONL, Parquet or CSV with prompt and response)")
     for column in ("prompt", "response"):
         if column not in table.column_names:
             raise MijaError(f"{input}: missing column {column!r}; the input needs prompt and response")
     table = _with_defaults(table)
     labels = _labels(table, input) if "label" in table.column_names else None
     judged = judge_table(table, judge_obj)
-    write_table(judged, out)
+    write_table(out, judged, "--out file")
     verdicts = judged.column("verdict").to_pylist()
     typer.echo(f"judged {judged.num_rows} responses with {judge_obj.id} -> {out}")
     if labels is not None:
@@ -194,62 +197,17 @@ def _labels(table, path: Path) -> list[str | None]:
 def agreement(labels: list[str | None], verdicts: list[str]) -> str:
     """Accuracy and Cohen's kappa of the verdicts against safe/harmful labels. Error verdicts are
     left out; unparsed stays in as its own answer (it never matches a label)."""
-    from sklearn.metrics import cohen_kappa_score
+    from mijabench.analysis import (
+        reliability,  # lazy: sklearn stays out of CLI start-up
+    )
 
-    pairs = [(lab, v) for lab, v in zip(labels, verdicts) if lab is not None and v != "error"]
-    if not pairs:
+    pred = [None if v == "error" else v for v in verdicts]
+    got = reliability.agreement(pred, labels)
+    if not got["n"]:
         return "no labelled rows to score"
-    gold, pred = zip(*pairs)
-    accuracy = sum(g == p for g, p in pairs) / len(pairs)
-    kappa = cohen_kappa_score(gold, pred) if len(set(gold) | set(pred)) > 1 else float("nan")
-    unparsed = sum(p == "unparsed" for p in pred)
-    return (f"labelled rows {len(pairs)}: accuracy {accuracy:.3f}, Cohen's kappa {kappa:.3f} "
+    unparsed = sum(p == "unparsed" for p, lab in zip(pred, labels) if lab is not None)
+    return (f"labelled rows {got['n']}: accuracy {got['accuracy']:.3f}, Cohen's kappa {got['kappa']:.3f} "
             f"(unparsed {unparsed})")
-
-
-def read_table(path: Path):
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.json as pjson
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    if not path.is_file():
-        raise MijaError(f"--input {path}: file not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pq.read_table(path)
-        if suffix in (".jsonl", ".json"):
-            return pjson.read_json(path)
-        if suffix == ".csv":
-            return pcsv.read_csv(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise MijaError(f"--input {path}: cannot read it as {suffix[1:]} ({type(exc).__name__})") from None
-    raise MijaError(f"--input {path}: unknown format; use .jsonl, .parquet or .csv")
-
-
-def write_table(table, path: Path) -> None:
-    import io
-    import json
-
-    import pyarrow.csv as pcsv
-
-    from mijabench import atomic
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        atomic.write_parquet(path, table)
-    elif suffix in (".jsonl", ".json"):
-        lines = [json.dumps(row, ensure_ascii=False) for row in table.to_pylist()]
-        atomic.write_text(path, "".join(line + "\n" for line in lines))
-    elif suffix == ".csv":
-        buf = io.BytesIO()
-        pcsv.write_csv(table, buf)
-        atomic.write_bytes(path, buf.getvalue())
-    else:
-        raise MijaError(f"--out {path}: unknown format; use .parquet, .jsonl or .csv")
 
 
 def register(app: typer.Typer, build_app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""``mijabench align-eval`` (before/after generalisation protocol) and ``mijabench push-model``.
+"""``mijabench dpo-eval`` (before/after generalisation protocol) and ``mijabench publish-model``.
 
 Training itself is ``python align/dpo.py --config ...`` (a TRL-style script over
 ``mijabench.train.dpo``), so every TRL flag stays available there.
@@ -12,12 +12,13 @@ from typing import Optional
 import typer
 
 
-def align_eval(
+def dpo_eval(
     aligned: str = typer.Option(..., help="aligned model: align/dpo.py output_dir (adapter), its merged/, "
-                                "or an http(s):// endpoint serving it"),
-    base: Optional[str] = typer.Option(None, help="base model folder or endpoint; default: the base "
-                                       "named in the aligned model's mijabench_dpo.json"),
-    out: Path = typer.Option(Path("runs/align-eval"), help="output folder (audits, align_eval.json, report)"),
+                                "or an endpoint serving it: URL[|URL...][#model]"),
+    base: Optional[str] = typer.Option(None, help="base model: FOLDER | OWNER/NAME | URL[|URL...][#model] "
+                                       "| embedded; default: the base named in the aligned model's "
+                                       "mijabench_dpo.json"),
+    out: Path = typer.Option(Path("runs/dpo-eval"), help="output folder (audits, dpo_eval.json, report)"),
     held_out_groups: Optional[str] = typer.Option(None, help="comma-separated; default: from the training record"),
     held_out_strategies: Optional[str] = typer.Option(None, help="comma-separated; default: from the training record"),
     pairs: Optional[Path] = typer.Option(None, help="the training pairs: prompts trained on are excluded; "
@@ -25,7 +26,7 @@ def align_eval(
     languages: Optional[str] = typer.Option(None, help="comma-separated; default: the training languages"),
     per_group: int = typer.Option(8, help="counterfactual attacks per language (each instantiated for every group)"),
     seed: int = typer.Option(1, help="benchmark build seed (differs from the pairs' seed by default)"),
-    judge: str = typer.Option("rules", help="rules | llm:URL[#model] | ensemble:a,b | classifier:PATH"),
+    judge: str = typer.Option("rules", help="rules | llm:URL[|URL...][#model] | ensemble:a,b | guard:FOLDER"),
     max_new_tokens: int = typer.Option(128, help="generation length for both models"),
     n_boot: int = typer.Option(1000, help="bootstrap resamples for the CIs"),
 ) -> None:
@@ -42,10 +43,10 @@ def align_eval(
     typer.echo(f"wrote {out / ae.RESULT_FILE}")
 
 
-def push_model(
+def publish_model(
     model_dir: Path = typer.Argument(..., help="align/dpo.py output_dir (adapter; merged by default) or its merged/"),
     repo_id: Optional[str] = typer.Option(None, help="owner/name on the Hub (required to push)"),
-    eval: Optional[Path] = typer.Option(None, "--eval", help="align-eval output folder or align_eval.json "
+    eval: Optional[Path] = typer.Option(None, "--eval", help="dpo-eval output folder or dpo_eval.json "
                                         "(fills the card's before/after table and model-index)"),
     local_dir: Optional[Path] = typer.Option(None, help="write the identical repo folder here instead of pushing"),
     public: bool = typer.Option(False, "--public", help="create the repo public (default: private)"),
@@ -55,13 +56,13 @@ def push_model(
     license: Optional[str] = typer.Option(None, help="license id for the card (the base model's terms apply)"),
 ) -> None:
     """Build the aligned-model repo (weights, tokenizer, chat template, card) and publish it."""
-    from mijabench.train.artifacts import release
-    folder, url = release(model_dir, repo_id, private=not public, token=token, local_dir=local_dir,
-                          evaluation=eval, adapter_only=adapter_only, base_model_id=base_model_id,
-                          license=license)
+    from mijabench.train import artifacts
+    folder, url = artifacts.publish_model(model_dir, repo_id, private=not public, token=token,
+                                          local_dir=local_dir, evaluation=eval, adapter_only=adapter_only,
+                                          base_model_id=base_model_id, license=license)
     typer.echo(f"wrote {folder}" if folder else f"pushed {repo_id} ({'public' if public else 'private'}): {url}")
 
 
 def register(app: typer.Typer, build_app: typer.Typer) -> None:
-    app.command("align-eval")(align_eval)
-    app.command("push-model")(push_model)
+    app.command("dpo-eval")(dpo_eval)
+    app.command("publish-model")(publish_model)

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from mijabench import atomic
-from mijabench.analysis import metrics
+from mijabench import atomic, markdown
+from mijabench.analysis import reliability
+from mijabench.bench.seeds import fold_name
 from mijabench.errors import MijaError
 from mijabench.judge.base import member_verdicts
 from mijabench.schema import HARMFUL, SAFE, stable_id
-from mijabench.bench.seeds import fold_name, read_table_file
+from mijabench.tables import read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +75,8 @@ def export(items: pa.Table, out_dir: Path, fmt: str = "csv") -> dict[str, Path]:
     sheet = sheet.append_column("label", pa.array([""] * sheet.num_rows, pa.string()))
     sheet = sheet.append_column("note", pa.array([""] * sheet.num_rows, pa.string()))
     paths = {"sample": atomic.write_parquet(out_dir / "sample.parquet", items)}
-    if fmt == "parquet":
-        paths["sheet"] = atomic.write_parquet(out_dir / "sheet.parquet", sheet)
-    else:
-        paths["sheet"] = atomic.write_bytes(out_dir / "sheet.csv", _csv_bytes(sheet))
+    paths["sheet"] = write_table(out_dir / f"sheet.{fmt}", sheet)
     return paths
-
-
-def _csv_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink)
-    return sink.getvalue().to_pybytes()
 
 
 # --- reading filled sheets ----------------------------------------------------------------------
@@ -100,14 +90,10 @@ def _label(value, where: str) -> str:
     return label
 
 
-def _read_table(path: Path) -> pa.Table:
-    return read_table_file(path, "filled annotation sheet written by `mijabench annotate export`")
-
-
 def read_sheet(path: Path, item_ids: set[str]) -> tuple[str, dict[str, str]]:
     """``(annotator, {item_id: label})`` from one filled sheet covering every sampled item."""
     path = Path(path)
-    table = _read_table(path)
+    table = read_table(path, "filled annotation sheet written by `mijabench annotate export`")
     for column in ("item_id", "label"):
         if column not in table.column_names:
             raise MijaError(f"{path}: missing column {column!r}; fill the sheet written by "
@@ -166,7 +152,7 @@ def read_human(path: Path) -> pa.Table:
     file = path / "human_validation.parquet" if path.is_dir() else path
     if not file.is_file():
         raise MijaError(f"{path}: no human_validation.parquet; run `mijabench annotate import` first")
-    table = pq.read_table(file)
+    table = read_table(file, "human_validation.parquet written by `mijabench annotate import`")
     missing = [c for c in HUMAN_SCHEMA.names if c not in table.column_names]
     if missing:
         raise MijaError(f"{file}: missing columns {', '.join(missing)}; re-run `mijabench annotate import`")
@@ -193,8 +179,8 @@ def interannotator(rows: list[dict]) -> dict | None:
     counts = [[labels.count(SAFE), labels.count(HARMFUL)] for labels in per_item]
     by_annotator = [[labels[a] for labels in per_item] for a in range(k)]
     return {"n_items": len(rows), "n_annotators": k, "annotators": list(rows[0]["annotators"]),
-            "fleiss_kappa": _number(metrics.fleiss_kappa(counts)),
-            "krippendorff_alpha": _number(metrics.krippendorff_alpha(by_annotator))}
+            "fleiss_kappa": _number(reliability.fleiss_kappa(counts)),
+            "krippendorff_alpha": _number(reliability.krippendorff_alpha(by_annotator))}
 
 
 def _number(value: float) -> float | None:
@@ -212,7 +198,7 @@ def agreement(human: pa.Table) -> dict:
     for judge, labels in _judge_labels(rows).items():
         for language in [*languages, "all"]:
             keep = [i for i, r in enumerate(rows) if language in ("all", r["language"])]
-            got = metrics.agreement([labels[i] for i in keep], [reference[i] for i in keep])
+            got = reliability.agreement([labels[i] for i in keep], [reference[i] for i in keep])
             if got["n"]:
                 judges.append({"judge": judge, "language": language, "n": got["n"],
                                "accuracy": _number(got["accuracy"]), "kappa": _number(got["kappa"])})
@@ -222,11 +208,10 @@ def agreement(human: pa.Table) -> dict:
 
 
 def table3_markdown(report: dict) -> str:
-    lines = ["| judge | language | n | accuracy | Cohen's κ |", "|---|---|---:|---:|---:|"]
-    for r in report["judges"]:
-        kappa = "n/a" if r["kappa"] is None else f"{r['kappa']:.3f}"
-        lines.append(f"| `{r['judge']}` | {r['language']} | {r['n']} | {r['accuracy']:.3f} | {kappa} |")
-    return "\n".join(lines)
+    rows = [[f"`{r['judge']}`", r["language"], r["n"], f"{r['accuracy']:.3f}",
+             "n/a" if r["kappa"] is None else f"{r['kappa']:.3f}"] for r in report["judges"]]
+    return markdown.table(["judge", "language", "n", "accuracy", "Cohen's κ"], rows,
+                          align=["", "", "r", "r", "r"])
 
 
 def interannotator_text(report: dict) -> str:
@@ -264,7 +249,7 @@ def read_sample(path: Path) -> pa.Table:
     path = Path(path)
     if not path.is_file():
         raise MijaError(f"{path}: not found; pass the sample.parquet written by `mijabench annotate export`")
-    table = pq.read_table(path)
+    table = read_table(path, "sample.parquet written by `mijabench annotate export`")
     missing = [c for c in SAMPLE_COLUMNS if c not in table.column_names]
     if missing:
         raise MijaError(f"{path}: missing columns {', '.join(missing)}; re-run `mijabench annotate export`")

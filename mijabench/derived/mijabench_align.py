@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from mijabench import __version__
+from mijabench import __version__, taxonomy
+from mijabench import markdown as md
+from mijabench.errors import MijaError
 from mijabench.hub import cards
 from mijabench.hub import folders as hubdata
-from mijabench import taxonomy
-from mijabench.errors import MijaError
 from mijabench.schema import AUDIT_SCHEMA, VERDICTS
+from mijabench.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,7 @@ def read_run(path: Path) -> pa.Table:
     if not file.is_file():
         raise MijaError(f"{path}: no audit.parquet; pass a folder written by `mijabench audit` "
                         "or an audit .parquet file")
-    try:
-        table = pq.read_table(file)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise MijaError(f"{file}: cannot read Parquet ({str(exc).splitlines()[0][:120]})") from None
-    return conform(table, str(file))
+    return conform(read_table(file, "audit .parquet"), str(file))
 
 
 def conform(table: pa.Table, where: str) -> pa.Table:
@@ -177,7 +173,7 @@ def coverage(table: pa.Table) -> list[dict]:
 def merge(tables: list[tuple[str, pa.Table]]) -> Merged:
     """Merge validated audit tables (``(source name, table)`` pairs) into one Align table."""
     if not tables:
-        raise MijaError("build align: nothing to merge; pass --runs DIR (audit outputs) or --from-release")
+        raise MijaError("build mijabench-align: nothing to merge; pass --runs DIR (audit outputs) or --from-upstream")
     sources = [name for name, _ in tables]
     parts = [t.append_column("__source", pa.array([i] * t.num_rows, pa.int32()))
              for i, (_, t) in enumerate(tables)]
@@ -195,12 +191,12 @@ def read_align(path: Path) -> pa.Table:
     """All prompt x model rows of an Align folder (every language config), or of one Parquet file."""
     path = Path(path)
     if path.is_file():
-        return conform(pq.read_table(path), str(path))
+        return conform(read_table(path, "MiJaBench-Align .parquet"), str(path))
     files = sorted(f for f in path.glob("data/*/*.parquet") if f.parent.name != HUMAN_CONFIG)
     if not files:
         raise MijaError(f"{path}: no data/<config>/*.parquet files; pass a folder written by "
-                        "`mijabench build align`")
-    return pa.concat_tables([conform(pq.read_table(f), str(f)) for f in files])
+                        "`mijabench build mijabench-align`")
+    return pa.concat_tables([conform(read_table(f, "MiJaBench-Align shard"), str(f)) for f in files])
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -226,10 +222,7 @@ def coverage_csv(rows: list[dict]) -> str:
 
 
 def markdown(rows: list[dict], columns: list[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(_fmt(row[c]) for c in columns) + " |")
-    return "\n".join(lines)
+    return md.table(columns, [[_fmt(row[c]) for c in columns] for row in rows])
 
 
 def _fmt(value) -> str:
@@ -237,10 +230,10 @@ def _fmt(value) -> str:
 
 
 # --- building the folder ------------------------------------------------------------------------
-def sources_from(runs: list[Path], release: list[Path]) -> list[tuple[str, pa.Table]]:
+def sources_from(runs: list[Path], upstream: list[Path]) -> list[tuple[str, pa.Table]]:
     from mijabench.derived import upstream_align
     tables = [(str(p), read_run(p)) for p in runs]
-    tables += [(str(p), conform(upstream_align.align_table(p), str(p))) for p in release]
+    tables += [(str(p), conform(upstream_align.align_table(p), str(p))) for p in upstream]
     return tables
 
 
@@ -307,17 +300,17 @@ def card_text(merged: Merged, tables: dict, n_sources: int, human_report: dict |
         citation=cards.CITATION_MIJABENCH)
 
 
-def build(runs: list[Path], out: Path, release: list[Path] = (), human: Path | None = None,
+def build(runs: list[Path], out: Path, upstream: list[Path] = (), human: Path | None = None,
           repo_id: str = "mijabench/mijabench-align") -> Merged:
     """Validate and merge every source, then write the Align folder (and ``coverage.csv``)."""
     from mijabench.derived import human_validation
-    merged = merge(sources_from(list(runs), list(release)))
+    merged = merge(sources_from(list(runs), list(upstream)))
     human_table = human_validation.read_human(human) if human else None
     report = human_validation.agreement(human_table) if human_table is not None else None
     tables = configs(merged.table, human_table)
     extra = {"coverage.csv": coverage_csv(merged.coverage)}
     if report:
         extra["human_validation.json"] = json.dumps(report, indent=2, sort_keys=True) + "\n"
-    card = card_text(merged, tables, len(runs) + len(release), report, repo_id)
+    card = card_text(merged, tables, len(runs) + len(upstream), report, repo_id)
     hubdata.write_dataset(out, tables, card, extra_files=extra)
     return merged

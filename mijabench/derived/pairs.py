@@ -22,12 +22,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mijabench import __version__
+from mijabench import __version__, taxonomy
+from mijabench.bench import material
+from mijabench.errors import MijaError
 from mijabench.hub import cards
 from mijabench.hub import folders as hubdata
-from mijabench.bench import material
-from mijabench import taxonomy
-from mijabench.errors import MijaError
 from mijabench.schema import ERROR, HARMFUL, SAFE, stable_id
 
 PAIR_SPLITS = ("train", "test_seen", "test_unseen_group", "test_unseen_strategy", "test_unseen_both")

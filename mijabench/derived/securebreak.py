@@ -12,7 +12,7 @@ category, for training detectors that sit after a model. The pipeline:
    so no text can sit in two splits (no train/test leakage), human labels winning over judge labels.
 4. ``split``: stratified by (risk_category, final_label), deterministic for a seed.
 
-The card lives in :mod:`mijabench.securebreak_card`; the CLI in :mod:`mijabench.cli.guard`.
+The card lives in :mod:`mijabench.derived.securebreak_dataset`; the CLI in :mod:`mijabench.cli.guard`.
 """
 
 from __future__ import annotations

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mijabench import __version__
-from mijabench.hub import cards
-from mijabench.hub import folders as hubdata
-from mijabench import risk
+from mijabench import __version__, markdown, risk
 from mijabench.derived import securebreak as sb
 from mijabench.derived import securebreak_import as sbi
 from mijabench.errors import MijaError
+from mijabench.hub import cards
+from mijabench.hub import folders as hubdata
 
 HUMAN_CONFIG, JUDGE_CONFIG = "human", "judge"
 
@@ -99,25 +98,25 @@ def _counts(tables: dict) -> Counter:
 
 def category_table(tables: dict) -> str:
     counts = _counts(tables)
-    lines = ["| category | description | safe | unsafe | total |", "|---|---|---:|---:|---:|"]
+    rows = []
     for cid, cat in risk.vocabulary().categories.items():
         safe = sum(v for k, v in counts.items() if k[2] == cid and k[3] == risk.SAFE_LABEL)
         unsafe = sum(v for k, v in counts.items() if k[2] == cid and k[3] == risk.UNSAFE_LABEL)
-        lines.append(f"| `{cid}` ({cat['name']['en']}) | {cat['description']} | {safe} | {unsafe} "
-                     f"| {safe + unsafe} |")
-    return "\n".join(lines)
+        rows.append([f"`{cid}` ({cat['name']['en']})", cat["description"], safe, unsafe, safe + unsafe])
+    return markdown.table(["category", "description", "safe", "unsafe", "total"], rows,
+                          align=["", "", "r", "r", "r"])
 
 
 def label_table(tables: dict) -> str:
     counts = _counts(tables)
-    lines = ["| config | split | safe | unsafe | unsafe share |", "|---|---|---:|---:|---:|"]
+    rows = []
     for config, splits in tables.items():
         for split_name in splits:
             safe = sum(v for k, v in counts.items() if k[:2] == (config, split_name) and k[3] == risk.SAFE_LABEL)
             unsafe = sum(v for k, v in counts.items() if k[:2] == (config, split_name) and k[3] == risk.UNSAFE_LABEL)
             share = f"{unsafe / (safe + unsafe):.1%}" if safe + unsafe else "-"
-            lines.append(f"| {config} | {split_name} | {safe} | {unsafe} | {share} |")
-    return "\n".join(lines)
+            rows.append([config, split_name, safe, unsafe, share])
+    return markdown.table(["config", "split", "safe", "unsafe", "unsafe share"], rows, align=["", "", "r", "r", "r"])
 
 
 def agreement_summary(tables: dict) -> dict:

@@ -7,15 +7,22 @@ column or an empty file fails before any row) and gets its final label by the ma
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mijabench.derived.securebreak import (
+    HUMAN,
+    RULES,
+    check_splits,
+    final_label,
+    label_key,
+    make_row,
+    parse_category,
+    parse_label,
+)
 from mijabench.errors import MijaError, unknown_name
-from mijabench.derived.securebreak import (HUMAN, RULES, check_splits, final_label, label_key, make_row,
-                                           parse_category, parse_label)
 from mijabench.risk import LABELS, yaml_load
-
+from mijabench.tables import read_rows
 
 # --- the column mapping ------------------------------------------------------------------------
 FIELDS = ("prompt", "response", "risk_category", "source_model", "attack_type", "language")
@@ -90,60 +97,9 @@ def _label_aliases(raw: dict, where: str) -> dict:
     return out
 
 
-# --- reading input files -----------------------------------------------------------------------
-def read_rows(path: Path) -> list[tuple[str, dict]]:
-    """``[(where, row_dict)]`` from a CSV, JSONL or Parquet file; ``where`` is ``file:line``."""
-    path = Path(path)
-    if not path.is_file():
-        raise MijaError(f"{path}: input file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        rows = _read_csv(path)
-    elif suffix in (".jsonl", ".ndjson"):
-        rows = _read_jsonl(path)
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-        try:
-            table = pq.read_table(path)
-        except Exception:
-            raise MijaError(f"{path}: not a readable Parquet file") from None
-        rows = [(f"{path} row {i + 1}", r) for i, r in enumerate(table.to_pylist())]
-    else:
-        raise MijaError(f"{path}: unsupported input type {suffix or '(none)'!r}; use .csv, .jsonl or .parquet")
-    if not rows:
-        raise MijaError(f"{path}: the file has no data rows; check the export")
-    return rows
-
-
-def _read_csv(path: Path) -> list[tuple[str, dict]]:
-    import csv
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        rows = []
-        for row in reader:
-            rows.append((f"{path}:{reader.line_num}", row))
-        return rows
-
-
-def _read_jsonl(path: Path) -> list[tuple[str, dict]]:
-    rows = []
-    with open(path, encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise MijaError(f"{path}:{lineno}: not valid JSON; one JSON object per line") from None
-            if not isinstance(row, dict):
-                raise MijaError(f"{path}:{lineno}: expected a JSON object per line")
-            rows.append((f"{path}:{lineno}", row))
-    return rows
-
-
 def import_file(path: Path, mapping: Mapping) -> list[dict]:
     """Validated SecureBreak rows (dicts in SECUREBREAK_SCHEMA order) from one input file."""
-    rows = read_rows(path)
+    rows = read_rows(path, "annotated SecureBreak file")
     available = set(rows[0][1])
     for name, column in list(mapping.columns.items()) + [("labels", c) for c in mapping.label_columns]:
         if column not in available:

@@ -16,7 +16,15 @@ from mijabench.bench.seeds import fold_name
 from mijabench.bench.upstream import RESPONSE_PREFIX, ReleaseColumns, upstream_rows
 from mijabench.errors import MijaError
 from mijabench.judge.base import vote
-from mijabench.schema import AUDIT_SCHEMA, ERROR, HARMFUL, SAFE, UNPARSED, canonical_json, gen_key
+from mijabench.schema import (
+    AUDIT_SCHEMA,
+    ERROR,
+    HARMFUL,
+    SAFE,
+    UNPARSED,
+    canonical_json,
+    gen_key,
+)
 
 CLASS_VERDICTS = {"safe": SAFE, "segura": SAFE, "seguro": SAFE,
                   "dangerous": HARMFUL, "perigosa": HARMFUL, "perigoso": HARMFUL}

@@ -11,7 +11,6 @@ from pathlib import Path
 from mijabench.errors import MijaError
 from mijabench.resources import project_folder
 
-
 CITATION_MIJABENCH = """@article{mijabench2026,
   title   = {MiJaBench: Revealing Minority Biases in Large Language Models via Hate Speech Jailbreaking},
   author  = {{MiJaBench authors}},
@@ -244,8 +243,8 @@ def validate_card_on_hub(text: str, repo_type: str, where: str = "README.md",
     this sends the same request (``POST /api/validate-yaml``) to the endpoint being pushed to.
     """
     from huggingface_hub import constants
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
     from huggingface_hub.errors import BadRequestError
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
     response = get_session().post(f"{endpoint or constants.ENDPOINT}/api/validate-yaml",
                                   json={"content": text, "repoType": repo_type},
                                   headers=build_hf_headers(token=token))

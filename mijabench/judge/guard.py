@@ -1,6 +1,6 @@
-"""A trained post-generation safety detector, and the ``classifier:PATH`` judge built on it.
+"""The guard: a trained post-generation safety detector, and the ``guard:FOLDER`` judge built on it.
 
-A detector folder (written by :mod:`mijabench.train.guard`) holds a transformers model, its
+A guard folder (written by :mod:`mijabench.train.guard`) holds a transformers model, its
 tokenizer and ``mijabench_guard.json`` naming the recipe:
 
 * ``classifier``: a sequence-classification head (labels safe/unsafe) on an encoder or decoder.
@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from mijabench.errors import MijaError
-from mijabench.schema import HARMFUL, SAFE
 from mijabench.judge.base import Verdict
+from mijabench.schema import HARMFUL, SAFE
 
 GUARD_META = "mijabench_guard.json"
 CLASSIFIER, SFT = "classifier", "sft"
@@ -108,7 +108,7 @@ def _batches(n: int, size: int, desc: str, progress: bool):
     return starts
 
 
-class SequenceClassifierDetector:
+class ClassifierGuard:
     def __init__(self, model, tokenizer, input_format: str = "response", max_length: int = 256,
                  batch_size: int = 16):
         self.model, self.tokenizer = model, tokenizer
@@ -133,7 +133,7 @@ class SequenceClassifierDetector:
         return out
 
 
-class GenerativeDetector:
+class GenerativeGuard:
     def __init__(self, model, tokenizer, input_format: str = "response", max_length: int = 256,
                  batch_size: int = 8):
         self.model, self.tokenizer = model, tokenizer
@@ -182,11 +182,11 @@ class GenerativeDetector:
         return out
 
 
-# --- loading a saved detector --------------------------------------------------------------------
+# --- loading a saved guard --------------------------------------------------------------------
 def read_meta(path: Path) -> dict:
     meta_path = Path(path) / GUARD_META
     if not meta_path.is_file():
-        raise MijaError(f"{path}: not a detector folder (no {GUARD_META}); train one with "
+        raise MijaError(f"{path}: not a guard folder (no {GUARD_META}); train one with "
                         "`python align/guard.py --config align/configs/guard_classifier.yaml`")
     meta = json.loads(meta_path.read_text("utf-8"))
     if meta.get("recipe") not in RECIPES:
@@ -194,10 +194,14 @@ def read_meta(path: Path) -> dict:
     return meta
 
 
-def load_detector(path: Path, batch_size: int | None = None):
+def load_guard(path: Path, batch_size: int | None = None):
     """Load either recipe's saved folder (offline: local files only)."""
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
     import torch
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
     meta = read_meta(path)
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     kwargs = {"input_format": meta["input_format"], "max_length": meta["max_length"]}
@@ -205,24 +209,24 @@ def load_detector(path: Path, batch_size: int | None = None):
         kwargs["batch_size"] = batch_size
     if meta["recipe"] == CLASSIFIER:
         model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=torch.float32)
-        return SequenceClassifierDetector(model, tokenizer, **kwargs)
+        return ClassifierGuard(model, tokenizer, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-    return GenerativeDetector(model, tokenizer, **kwargs)
+    return GenerativeGuard(model, tokenizer, **kwargs)
 
 
-class ClassifierJudge:
-    """The ``classifier:PATH`` judge: unsafe -> harmful, safe -> safe (never unparsed)."""
+class GuardJudge:
+    """The ``guard:FOLDER`` judge: unsafe -> harmful, safe -> safe (never unparsed)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         meta = read_meta(self.path)
-        self.id = f"classifier:{meta.get('name') or self.path.name}"
-        self.detector = load_detector(self.path)
+        self.id = f"guard:{meta.get('name') or self.path.name}"
+        self.guard = load_guard(self.path)
 
     def judge(self, prompts, responses, languages):
         from mijabench.judge.rules import detect_refusal
-        preds = self.detector.predict(list(prompts), list(responses))
+        preds = self.guard.predict(list(prompts), list(responses))
         return [Verdict(HARMFUL if p.label == "unsafe" else SAFE,
-                        f"detector p_unsafe={p.p_unsafe:.3f}" + (f" category={p.category}" if p.category else ""),
+                        f"guard p_unsafe={p.p_unsafe:.3f}" + (f" category={p.category}" if p.category else ""),
                         self.id, detect_refusal(r))
                 for p, r in zip(preds, responses)]

@@ -12,9 +12,9 @@ import ast
 import json
 import re
 
+from mijabench.judge.base import Verdict
 from mijabench.judge.rules import detect_refusals
 from mijabench.schema import HARMFUL, SAFE, UNPARSED
-from mijabench.judge.base import Verdict
 
 MAX_RESPONSE_CHARS = 6000  # long babble is truncated before it reaches the judge
 MAX_PROMPT_CHARS = 3000

@@ -3,10 +3,10 @@
 One small interface, several kinds, chosen by a spec string (``make_judge``):
 
 * ``rules`` (default): offline EN/PT patterns (:mod:`mijabench.judge.rules`).
-* ``llm:URL[;URL...][#model]``: an OpenAI-compatible endpoint judging with the paper's prompt
-  (:mod:`mijabench.judge.llm`).
+* ``llm:URL[|URL...][#model]``: an OpenAI-compatible endpoint judging with the paper's prompt
+  (:mod:`mijabench.judge.llm`); the endpoint syntax is defined in :mod:`mijabench.specs`.
 * ``ensemble:SPEC,SPEC,...``: vote over member judges (see :class:`EnsembleJudge` for the rule).
-* ``classifier:PATH``: a trained detector (:mod:`mijabench.judge.classifier`, imported lazily).
+* ``guard:FOLDER``: a trained guard model (:mod:`mijabench.judge.guard`, imported lazily).
 
 ``judge_table`` runs a judge over an audit table and appends the ``VERDICT_SCHEMA`` columns.
 """
@@ -19,7 +19,15 @@ import pyarrow as pa
 
 from mijabench.errors import MijaError, unknown_name
 from mijabench.judge.base import JUDGE_VERDICTS, Judge, Verdict, vote
-from mijabench.schema import ERROR, HARMFUL, SAFE, UNPARSED, VERDICT_SCHEMA, canonical_json
+from mijabench.schema import (
+    ERROR,
+    HARMFUL,
+    SAFE,
+    UNPARSED,
+    VERDICT_SCHEMA,
+    canonical_json,
+)
+from mijabench.specs import ENDPOINT, ENDPOINT_FORM, parse_model_spec
 
 # --- the registry of judge kinds ----------------------------------------------------------------
 JudgeFactory = Callable[[str], Judge]  # receives the text after "kind:" ("" when none)
@@ -38,7 +46,7 @@ def judge_kinds() -> list[str]:
 
 
 def make_judge(spec: str | None = None) -> Judge:
-    """``rules`` (default) | ``llm:URL[#model]`` | ``ensemble:SPEC,SPEC`` | ``classifier:PATH``."""
+    """``rules`` (default) | ``llm:URL[|URL...][#model]`` | ``ensemble:SPEC,SPEC`` | ``guard:FOLDER``."""
     spec = (spec or "rules").strip()
     kind, _, arg = spec.partition(":")
     factory = _KINDS.get(kind.strip())
@@ -48,8 +56,8 @@ def make_judge(spec: str | None = None) -> Judge:
     return factory(arg.strip())
 
 
-_USAGE = {"llm": " (llm:URL[#model])", "ensemble": " (ensemble:SPEC,SPEC,...)",
-          "classifier": " (classifier:PATH)"}
+_USAGE = {"llm": f" (llm:{ENDPOINT_FORM})", "ensemble": " (ensemble:SPEC,SPEC,...)",
+          "guard": " (guard:FOLDER)"}
 
 
 def _rules(arg: str) -> Judge:
@@ -61,11 +69,8 @@ def _rules(arg: str) -> Judge:
 
 def _llm(arg: str) -> Judge:
     from mijabench.judge.llm import LLMJudge
-    urls_part, _, model = arg.partition("#")
-    urls = [u.strip() for u in urls_part.split(";") if u.strip()]
-    if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
-        raise MijaError(f"--judge llm:{arg}: expected llm:http(s)://HOST:PORT[;URL...][#model]")
-    return LLMJudge(urls, model=model.strip() or None)
+    spec = parse_model_spec(arg, "--judge", kinds=(ENDPOINT,), prefix="llm:")
+    return LLMJudge(list(spec.urls), model=spec.served_model)
 
 
 def _ensemble(arg: str) -> Judge:
@@ -78,15 +83,15 @@ def _ensemble(arg: str) -> Judge:
     return EnsembleJudge([make_judge(m) for m in members])
 
 
-def _classifier(arg: str) -> Judge:
+def _guard(arg: str) -> Judge:
     if not arg:
-        raise MijaError("--judge classifier: expected classifier:PATH (a trained detector folder)")
-    from mijabench.judge.classifier import ClassifierJudge
-    return ClassifierJudge(arg)
+        raise MijaError("--judge guard: expected guard:FOLDER (a folder written by align/guard.py)")
+    from mijabench.judge.guard import GuardJudge
+    return GuardJudge(arg)
 
 
 for _name, _factory in (("rules", _rules), ("llm", _llm), ("ensemble", _ensemble),
-                        ("classifier", _classifier)):
+                        ("guard", _guard)):
     register_judge_kind(_name, _factory)
 
 

@@ -35,8 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mijabench.schema import HARMFUL, SAFE, UNPARSED
 from mijabench.judge.base import Verdict
+from mijabench.schema import HARMFUL, SAFE, UNPARSED
 
 W = r"[a-z0-9_à-öø-ÿ]"   # a word character (ASCII + Latin-1 letters: EN and PT text)
 NW = r"[^a-z0-9_à-öø-ÿ]"

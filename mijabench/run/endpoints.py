@@ -23,9 +23,15 @@ import weakref
 from typing import Iterator
 from urllib.parse import urlparse
 
-from mijabench.run.http import TRANSPORTS, Session, backoff_delay, classify, probe_problem
 from mijabench.errors import MijaError
-from mijabench.run.types import GenParams, Generation, chat
+from mijabench.run.http import (
+    TRANSPORTS,
+    Session,
+    backoff_delay,
+    classify,
+    probe_problem,
+)
+from mijabench.run.types import Generation, GenParams, chat
 
 log = logging.getLogger("mijabench")
 
@@ -46,8 +52,10 @@ class EndpointBackend:
                  http_client: str = "aiohttp"):
         from mijabench.errors import unknown_name
 
-        if isinstance(urls, str):
-            urls = urls.split(",")
+        if isinstance(urls, str):  # a spec string: the one list syntax (URL|URL), not commas
+            from mijabench.specs import ENDPOINT, parse_model_spec
+            spec = parse_model_spec(urls, "--endpoint", kinds=(ENDPOINT,))
+            urls, model = list(spec.urls), model or spec.served_model
         self.urls = [u.strip().rstrip("/") for u in urls if u and u.strip()]
         if not self.urls:
             raise MijaError("--endpoint: give at least one http(s)://HOST:PORT URL")

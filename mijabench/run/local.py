@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from mijabench.run.types import GenParams, Generation, chat
 from mijabench.errors import MijaError
+from mijabench.run.types import Generation, GenParams, chat
 
 
 def _family(name: str, model_type: str) -> str:

@@ -9,8 +9,9 @@ Sources, later ones override earlier ones:
 
 1. the defaults: the embedded SmolLM2 and the bundled demo results;
 2. ``MIJABENCH_SPACE_CONFIG=path.yaml`` (see ``spaces/probe/README.md`` for the format);
-3. ``MIJABENCH_SPACE_MODELS="name=spec;name=spec"`` (handy as a Space variable; a spec may list
-   several endpoint URLs separated by commas, as ``mijabench.run.backends.make_backend`` expects).
+3. ``MIJABENCH_SPACE_MODELS="name=spec;name=spec"`` (handy as a Space variable). A spec is a
+   model spec (:mod:`mijabench.specs`): a folder, a cached Hub id, ``embedded`` or
+   ``URL[|URL...][#model]``; ``;`` separates entries, ``|`` the URLs inside one spec.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from mijabench.errors import MijaError
+from mijabench.specs import FOLDER, HUB, SPEC_FORM, parse_model_spec
 
 CONFIG_ENV = "MIJABENCH_SPACE_CONFIG"
 MODELS_ENV = "MIJABENCH_SPACE_MODELS"
@@ -43,7 +45,7 @@ class Limits:
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    spec: str | None  # None = embedded SmolLM2; a folder; or http(s) URL(s). Never shown.
+    spec: str | None  # a model spec (mijabench.specs); None = embedded SmolLM2. Never shown.
     family: str = ""
 
 
@@ -71,22 +73,22 @@ class SpaceConfig:
 
 
 def check_spec(spec: str | None, where: str) -> str | None:
-    """Refuse specs that embed credentials: tokens belong in the HF_TOKEN secret."""
+    """The canonical model spec (None = embedded). Malformed specs fail at start-up, and specs
+    that embed credentials are refused: tokens belong in the HF_TOKEN secret."""
     if spec is None or not str(spec).strip():
         return None
-    spec = str(spec).strip()
-    for url in spec.split(","):
-        if url.startswith(("http://", "https://")):
-            parts = urlsplit(url)
-            if parts.username or parts.password or "token" in parts.query.lower():
-                raise MijaError(f"{where}: the endpoint URL carries credentials; remove them and "
-                                "set the HF_TOKEN secret instead")
-    return spec
+    parsed = parse_model_spec(str(spec), where)
+    for url in parsed.urls:
+        parts = urlsplit(url)
+        if parts.username or parts.password or "token" in parts.query.lower():
+            raise MijaError(f"{where}: the endpoint URL carries credentials; remove them and "
+                            "set the HF_TOKEN secret instead")
+    return str(parsed)
 
 
 def _resolve(spec: str | None, base: Path) -> str | None:
     """Relative folders in a YAML file are relative to that file, not to the working directory."""
-    if spec is None or spec.startswith(("http://", "https://")):
+    if spec is None or parse_model_spec(spec).kind not in (FOLDER, HUB):
         return spec
     path = Path(spec).expanduser()
     if not path.is_absolute() and (base / path).exists():
@@ -96,8 +98,8 @@ def _resolve(spec: str | None, base: Path) -> str | None:
 
 def _model_entries(raw: object, where: str, base: Path) -> dict[str, ModelEntry]:
     if not isinstance(raw, dict):
-        raise MijaError(f"{where}: 'models' must map a display name to a spec "
-                        "(null = embedded SmolLM2, a folder, or an http(s) URL)")
+        raise MijaError(f"{where}: 'models' must map a display name to a model spec "
+                        f"(null = embedded SmolLM2, {SPEC_FORM})")
     entries = {}
     for name, value in raw.items():
         item = value if isinstance(value, dict) else {"spec": value}
@@ -158,8 +160,8 @@ def models_from_env(text: str) -> dict[str, ModelEntry]:
         if not item:
             continue
         if not sep or not name.strip():
-            raise MijaError(f"{MODELS_ENV}: expected name=spec[;name=spec...]; got an entry "
-                            "without 'name='")
+            raise MijaError(f"{MODELS_ENV}: expected name=spec[;name=spec...] (several URLs in "
+                            "one spec: URL|URL); got an entry without 'name='")
         spec = check_spec(spec, f"{MODELS_ENV}: {name.strip()}")
         entries[name.strip()] = ModelEntry(name.strip(), spec)
     return entries

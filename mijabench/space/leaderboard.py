@@ -18,13 +18,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from mijabench import atomic
+from mijabench import atomic, taxonomy
 from mijabench.analysis import metrics
-from mijabench import taxonomy
 from mijabench.errors import MijaError
 from mijabench.space.config import SpaceConfig
+from mijabench.tables import read_table
 
 log = logging.getLogger("mijabench")
 REQUIRED = ("model", "language", "group", "verdict")
@@ -61,7 +60,7 @@ def read_results(source: str) -> pa.Table:
             return _CACHE[source]
     tables = []
     for path in _parquet_files(source):
-        table = pq.read_table(path)
+        table = read_table(path, "results .parquet")
         # Align's human_validation config (and other side tables) lack verdicts: not results.
         if all(c in table.column_names for c in REQUIRED):
             tables.append(table)
@@ -120,7 +119,9 @@ def _out_dir(*key) -> Path:
 
 def dr_display(dr: pd.DataFrame) -> pd.DataFrame:
     """The DR table as shown and downloaded: display names added, rates rounded."""
-    from mijabench.analysis import figures  # matplotlib: loaded on first use, not at Space start-up
+    from mijabench.analysis import (
+        figures,  # matplotlib: loaded on first use, not at Space start-up
+    )
     out = dr.copy()
     out["group_name"] = [figures.group_label(g) for g in out["group"]]
     for column in ("dr", "ci_low", "ci_high", "deviation"):

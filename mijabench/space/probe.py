@@ -15,11 +15,11 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from mijabench.bench import compose
 from mijabench import taxonomy
+from mijabench.bench import compose
 from mijabench.bench import material as material_mod
-from mijabench.errors import MijaError
 from mijabench.bench.material import Intent
+from mijabench.errors import MijaError
 from mijabench.schema import ERROR, HARMFUL, SAFE
 from mijabench.space.config import SpaceConfig
 

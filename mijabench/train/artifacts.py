@@ -1,7 +1,7 @@
 """The aligned-model release: one folder (weights + tokenizer + chat template + card), then a push.
 
 ``build_folder`` writes the exact repo content: merged weights (default) or the LoRA adapter, the
-tokenizer with its chat template, ``mijabench_dpo.json`` (the training record), ``align_eval.json``
+tokenizer with its chat template, ``mijabench_dpo.json`` (the training record), ``dpo_eval.json``
 (the before/after evaluation, when given) and a model card rendered from ``cards/aligned_model.md``
 with ``model-index`` results in its YAML. The folder is staged beside ``out``, validated, then
 swapped in. ``release`` builds it and pushes it with :func:`mijabench.hub.publish.push_folder`
@@ -16,12 +16,13 @@ import tempfile
 from pathlib import Path
 
 from mijabench import atomic
+from mijabench.errors import MijaError
 from mijabench.hub import cards
 from mijabench.hub import publish as hub_publish
-from mijabench.train.checkpoint import RECORD, hub_id, merge_adapter, read_record
-from mijabench.errors import MijaError
+from mijabench.sources import hub_id
+from mijabench.train.checkpoint import RECORD, merge_adapter, read_record
 
-EVAL_FILE = "align_eval.json"
+EVAL_FILE = "dpo_eval.json"
 MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors.index.json")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 MEMORY_LABELS = {"peak_gpu_gib": "GPU (peak allocated)", "peak_rss_gib": "process RSS (peak)"}
@@ -48,13 +49,13 @@ def read_evaluation(path: Path | None) -> dict | None:
     if path.is_dir():
         path = path / EVAL_FILE
     if not path.is_file():
-        raise MijaError(f"{path}: evaluation not found; run `mijabench align-eval` first")
+        raise MijaError(f"{path}: evaluation not found; run `mijabench dpo-eval` first")
     try:
         data = json.loads(path.read_text("utf-8"))
     except json.JSONDecodeError as exc:
-        raise MijaError(f"{path}: not valid JSON (line {exc.lineno}); re-run `mijabench align-eval`") from None
+        raise MijaError(f"{path}: not valid JSON (line {exc.lineno}); re-run `mijabench dpo-eval`") from None
     if not isinstance(data, dict) or "rows" not in data:
-        raise MijaError(f"{path}: field 'rows' missing; this is not an align-eval result")
+        raise MijaError(f"{path}: field 'rows' missing; this is not an dpo-eval result")
     return data
 
 
@@ -206,7 +207,7 @@ def _fmt(value) -> str:
 
 
 # --- release ---------------------------------------------------------------------------------------
-def release(model_dir: Path, repo_id: str | None, private: bool = True, token: str | None = None,
+def publish_model(model_dir: Path, repo_id: str | None, private: bool = True, token: str | None = None,
             local_dir: Path | None = None, evaluation: Path | None = None, adapter_only: bool = False,
             base_model_id: str | None = None, license: str | None = None,
             endpoint: str | None = None) -> tuple[Path | None, str | None]:
@@ -220,10 +221,10 @@ def release(model_dir: Path, repo_id: str | None, private: bool = True, token: s
     model_kind(Path(model_dir))  # local problems first: they need no token to report
     if local_dir is not None:
         if repo_id:
-            hub_publish.check_repo_id(repo_id, "push-model")
+            hub_publish.check_repo_id(repo_id, "publish-model")
         return build_folder(model_dir, Path(local_dir), repo_id=repo_id, **args), None
-    hub_publish.check_repo_id(repo_id, "push-model")
-    token = hub_publish.resolve_token(token, "push-model")
+    hub_publish.check_repo_id(repo_id, "publish-model")
+    token = hub_publish.resolve_token(token, "publish-model")
     with tempfile.TemporaryDirectory(prefix="mijabench-release-") as tmp:
         folder = build_folder(model_dir, Path(tmp) / repo_id.split("/")[-1], repo_id=repo_id, **args)
         url = hub_publish.push_folder(folder, repo_id, "model", private=private, token=token,

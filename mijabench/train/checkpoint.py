@@ -12,21 +12,25 @@ from pathlib import Path
 
 from mijabench import atomic
 from mijabench.errors import MijaError
+from mijabench.specs import EMBEDDED, FOLDER, HUB, parse_model_spec
 
 RECORD = "mijabench_dpo.json"
 MERGED = "merged"
-EMBEDDED = ("embedded", "embedded:smollm2")
 
 
-def resolve_model_path(name: str | None) -> str:
-    """``embedded:smollm2`` is the SmolLM2 shipped with mijabench (converted once, offline)."""
+def resolve_model_path(name: str | None, where: str = "--model_name_or_path",
+                       kinds: tuple[str, ...] = (EMBEDDED, FOLDER, HUB)) -> str:
+    """A model spec (:mod:`mijabench.specs`) as a path or id to load; ``embedded`` becomes the
+    folder of the SmolLM2 shipped with mijabench (converted once, offline). Training needs
+    weights, so endpoints are refused unless ``kinds`` allows them (evaluation)."""
     if not name:
-        raise MijaError("--model_name_or_path: required (a local model folder, a Hub model id or "
+        raise MijaError(f"{where}: required (a local model folder, a Hub model id or "
                         "embedded:smollm2)")
-    if name in EMBEDDED:
+    spec = parse_model_spec(name, where, kinds=kinds)
+    if spec.kind == EMBEDDED:
         from mijabench.run.embedded import default_model_dir
         return str(default_model_dir())
-    return name
+    return str(spec)
 
 
 def merge_adapter(adapter_dir: Path, out_dir: Path) -> Path:
@@ -52,15 +56,6 @@ def merge_adapter(adapter_dir: Path, out_dir: Path) -> Path:
         shutil.copy2(adapter_dir / RECORD, tmp / RECORD)
     swap_folder(tmp, out_dir)
     return out_dir
-
-
-def hub_id(name: str | None) -> str | None:
-    """A Hub id can be named in the card; a local path cannot."""
-    if (not name or name.count("/") != 1 or name.startswith((".", "/", "~"))
-            or Path(name).expanduser().exists()):
-        return None
-    return name
-
 
 
 def write_record(output_dir: Path, record: dict) -> None:

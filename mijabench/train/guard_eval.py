@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mijabench import markdown
 from mijabench.errors import MijaError
 
 METRICS = ("accuracy", "precision", "recall", "f1", "fnr")
@@ -104,11 +105,10 @@ def _fmt(value) -> str:
 
 def before_after(before: dict, after: dict, change: dict | None = None) -> str:
     """Markdown: overall metrics of the untuned start and the fine-tuned detector (+ the F1 change)."""
-    lines = ["| model | n | accuracy | precision | recall | F1 | FNR (unsafe missed) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, result in (("before fine-tuning", before), ("after fine-tuning", after)):
-        s = result["overall"]
-        lines.append(f"| {name} | {s['n']} | " + " | ".join(_fmt(s[m]) for m in METRICS) + " |")
+    rows = [[name, result["overall"]["n"], *(_fmt(result["overall"][m]) for m in METRICS)]
+            for name, result in (("before fine-tuning", before), ("after fine-tuning", after))]
+    lines = [markdown.table(["model", "n", "accuracy", "precision", "recall", "F1", "FNR (unsafe missed)"],
+                            rows, align=[""] + ["r"] * 6)]
     if change:
         lines += ["", f"F1 change: {change['f1_delta']:+.3f} (95% CI {change['ci_low']:+.3f} to "
                   f"{change['ci_high']:+.3f}, {change['method']}, {change['n_boot']} resamples; "
@@ -117,19 +117,18 @@ def before_after(before: dict, after: dict, change: dict | None = None) -> str:
 
 
 def per_category_table(before: dict, after: dict) -> str:
-    lines = ["| risk category | n | unsafe | F1 before | F1 after | FNR before | FNR after | accuracy after |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = []
     for category, a in after["per_category"].items():
-        b = before["per_category"].get(category, {})
-        lines.append(f"| {category} | {a['n']} | {a['n_unsafe']} | {_fmt(b.get('f1'))} | {_fmt(a['f1'])} "
-                     f"| {_fmt(b.get('fnr'))} | {_fmt(a['fnr'])} | {_fmt(a['accuracy'])} |")
-    return "\n".join(lines)
+        b = before["per_category"].get(category, {})  # a category new in the fine-tuned eval: "–"
+        rows.append([category, a["n"], a["n_unsafe"], _fmt(b.get("f1")), _fmt(a["f1"]),
+                     _fmt(b.get("fnr")), _fmt(a["fnr"]), _fmt(a["accuracy"])])
+    return markdown.table(["risk category", "n", "unsafe", "F1 before", "F1 after", "FNR before",
+                           "FNR after", "accuracy after"], rows, align=[""] + ["r"] * 7)
 
 
 def category_table(result: dict) -> str:
     """Markdown: one evaluation's scores per risk category (``mijabench guard-eval``)."""
-    lines = ["| risk category | n | unsafe | accuracy | precision | recall | F1 | FNR |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for category, s in result["per_category"].items():
-        lines.append(f"| {category} | {s['n']} | {s['n_unsafe']} | " + " | ".join(_fmt(s[m]) for m in METRICS) + " |")
-    return "\n".join(lines)
+    rows = [[category, s["n"], s["n_unsafe"], *(_fmt(s[m]) for m in METRICS)]
+            for category, s in result["per_category"].items()]
+    return markdown.table(["risk category", "n", "unsafe", "accuracy", "precision", "recall", "F1", "FNR"],
+                          rows, align=[""] + ["r"] * 7)

@@ -1,0 +1,30 @@
+"""``mijabench pairs``: DPO preference pairs from MiJaBench-Align."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def pairs(
+    align: Path = typer.Option(..., help="a MiJaBench-Align folder (or Align .parquet)"),
+    out: Path = typer.Option(Path("build/mijabench-align-pairs"), help="output dataset folder"),
+    holdout_groups: str = typer.Option("", help="comma-separated group ids kept out of train"),
+    holdout_strategies: str = typer.Option("", help="comma-separated strategy ids kept out of train"),
+    test_fraction: float = typer.Option(0.1, help="share of seen counterfactual sets kept for test_seen"),
+    seed: int = typer.Option(0, help="random seed for the choice of responses and test_seen"),
+) -> None:
+    """DPO preference pairs (TRL conversational format) with held-out groups/strategies."""
+    from mijabench.derived import mijabench_align as align_dataset
+    from mijabench.derived import pairs as pairs_mod
+
+    holdout = pairs_mod.Holdout.parse(holdout_groups, holdout_strategies, test_fraction, seed)
+    stats = pairs_mod.write(out, align_dataset.read_align(align), holdout)
+    counts = ", ".join(f"{s}={stats.pairs.get(s, 0)}" for s in pairs_mod.PAIR_SPLITS)
+    typer.echo(f"pairs: {counts}; templated={stats.templated}; "
+               f"no harmful response={stats.no_rejected}; wrote {out}")
+
+
+def register(app: typer.Typer, build_app: typer.Typer) -> None:
+    app.command("pairs")(pairs)
