@@ -226,7 +226,7 @@ def _table(data: Any, what: str) -> pa.Table:
 def _prompts(prompts: Any, config: str, languages: str | Iterable[str], seed: int) -> pa.Table:
     """The prompts to audit: built in memory, read from a built MiJaBench folder, or given."""
     if prompts is None or (isinstance(prompts, (str, Path)) and Path(prompts).is_dir()):
-        from mijabench.cli.audit import load_prompts
+        from mijabench.audit.prompts import load_prompts
         return load_prompts(Path(prompts) if prompts is not None else None, config,
                             ",".join(_names(languages)), seed, None)
     return _table(prompts, "prompts")

@@ -210,7 +210,7 @@ def test_cli_audit_errors_are_one_line(tmp_path, free_port):
 
 def test_cli_audit_reads_a_built_dataset_folder(counterfactual, tmp_path):
     from mijabench.bench import writer as benchmark_dataset
-    from mijabench.cli.audit import load_prompts
+    from mijabench.audit.prompts import load_prompts
     harmful = counterfactual.filter(pa.compute.equal(counterfactual.column("kind"), "harmful"))
     benign = counterfactual.filter(pa.compute.equal(counterfactual.column("kind"), "benign"))
     benchmark_dataset.write(tmp_path / "ds", {"counterfactual": {"harmful": harmful, "benign": benign}})
