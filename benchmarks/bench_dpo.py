@@ -28,7 +28,7 @@ import resource
 import time
 from pathlib import Path
 
-from mijabench.train import dpo_eval as align_eval
+from mijabench.train import dpo_eval
 from mijabench import atomic
 from mijabench.bench import configs as benchmark
 from mijabench.train import checkpoint
@@ -68,13 +68,13 @@ def timed(label: str, times: dict, fn, *args, **kwargs):
     return result
 
 
-def build_pairs(plan: align_eval.EvalPlan, args, out: Path) -> dict:
+def build_pairs(plan: dpo_eval.EvalPlan, args, out: Path) -> dict:
     """Audit the base on the training build (a one-model Align table) and write the pairs folder."""
     train = benchmark.build_configs(("counterfactual",), plan.languages, seed=100,
                                     per_group=args.train_per_group,
                                     strategies=args.train_strategies.split(","))["counterfactual"]["harmful"]
-    train = align_eval.tag_segments(train, plan.held_out_groups, plan.held_out_strategies)
-    audit = align_eval.audit_model(plan.base, train, plan, "train-audit")
+    train = dpo_eval.tag_segments(train, plan.held_out_groups, plan.held_out_strategies)
+    audit = dpo_eval.audit_model(plan.base, train, plan, "train-audit")
     holdout = pairs.Holdout.parse(args.held_out_groups, args.held_out_strategies, args.test_fraction, seed=0)
     return pairs.write(out, audit.select(AUDIT_SCHEMA.names), holdout).as_dict()
 
@@ -96,7 +96,7 @@ def main() -> None:
     out, times = args.out, {}
     start = time.perf_counter()
     base = timed("embedded model", times, embedded.default_model_dir)
-    plan = align_eval.EvalPlan(
+    plan = dpo_eval.EvalPlan(
         base=str(base), aligned=str(out / "dpo" / checkpoint.MERGED), out=out / "eval",
         held_out_groups=args.held_out_groups.split(","), held_out_strategies=args.held_out_strategies.split(","),
         languages=args.languages.split(","), per_group=args.per_group, seed=0,
@@ -104,7 +104,7 @@ def main() -> None:
     pair_stats = timed("training audit + pairs", times, build_pairs, plan, args, out / "pairs")
     record = timed("DPO training", times, train, out / "pairs", out / "dpo", args)
     plan.pairs = out / "pairs"
-    result = timed("dpo-eval (both audits)", times, align_eval.run, plan)
+    result = timed("dpo-eval (both audits)", times, dpo_eval.run, plan)
     times["total"] = round(time.perf_counter() - start, 1)
     report(result, record, pair_stats, times, out)
 
@@ -120,7 +120,7 @@ def report(result: dict, record: dict, pair_stats: dict, times: dict, out: Path)
         f"held out: groups {', '.join(result['held_out_groups'])}; strategies "
         f"{', '.join(result['held_out_strategies'])}; eval prompts {result['n_prompts']} "
         f"({result['excluded_train_prompts']} trained-on prompts excluded)",
-        "", align_eval.markdown_table(result), "", align_eval.disparity_text(result), "",
+        "", dpo_eval.markdown_table(result), "", dpo_eval.disparity_text(result), "",
         f"Outcome: {result['summary']}", "",
         "times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()),
         f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB",
@@ -129,7 +129,7 @@ def report(result: dict, record: dict, pair_stats: dict, times: dict, out: Path)
     print("\n" + text)
     atomic.write_text(out / "bench_dpo.md", text + "\n")
     atomic.write_text(out / "bench_dpo.json", json.dumps(
-        {"times_s": times, "pairs": pair_stats, "training": record, "align_eval": result},
+        {"times_s": times, "pairs": pair_stats, "training": record, "dpo_eval": result},
         indent=2, sort_keys=True) + "\n")
 
 

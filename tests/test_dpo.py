@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from align_fixtures import UNSEEN_GROUP, UNSEEN_STRATEGY, dpo_args, trained_model, write_pairs
+from dpo_fixtures import UNSEEN_GROUP, UNSEEN_STRATEGY, dpo_args, trained_model, write_pairs
 
 from mijabench.train import dpo_data
 from mijabench.train import checkpoint
@@ -140,7 +140,7 @@ def test_push_without_token_fails_before_training(tmp_path, monkeypatch):
 
 def test_reads_pairs_built_by_the_pairs_builder(tmp_path):
     """The contract with `mijabench pairs`: its folder loads, validates and declares its held-out names."""
-    from align_fixtures import align_table
+    from dpo_fixtures import align_table
 
     from mijabench.derived import pairs
     folder = tmp_path / "pairs"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from align_dataset_fixtures import two_model_align
+from mijabench_align_fixtures import two_model_align
 from mijabench.derived import human_validation as hv
 from mijabench.errors import MijaError
 from mijabench.schema import canonical_json

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 from datasets import load_dataset as _load_dataset
 
-from align_dataset_fixtures import audit_rows, comply, prompts, two_model_align
+from mijabench_align_fixtures import audit_rows, comply, prompts, two_model_align
 from mijabench.bench import material
 from mijabench.derived import pairs
 from mijabench.errors import MijaError

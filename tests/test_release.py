@@ -293,10 +293,10 @@ def test_a_space_pinned_to_another_gradio_is_refused(tmp_path):
 
 
 def test_align_and_securebreak_are_released_gated(tmp_path):
-    from mijabench.derived import mijabench_align as align_dataset
+    from mijabench.derived import mijabench_align
     from mijabench.derived import securebreak_dataset
     data = Path(__file__).resolve().parent / "data"
-    align_dataset.build([], tmp_path / "align", upstream=[data / "upstream_align_sample.csv"],
+    mijabench_align.build([], tmp_path / "align", upstream=[data / "upstream_align_sample.csv"],
                         repo_id="acme/mijabench-align")
     securebreak_dataset.build(tmp_path / "sb", [data / "securebreak_annotated.csv"],
                               data / "securebreak_mapping.yaml")

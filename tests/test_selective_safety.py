@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import pytest
 
-from align_dataset_fixtures import two_model_align
+from mijabench_align_fixtures import two_model_align
 from mijabench.analysis import metrics, reliability
 from mijabench.errors import MijaError
 from mijabench.analysis.selective_safety import FEATURES

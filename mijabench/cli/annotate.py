@@ -19,9 +19,9 @@ def annotate_export(
 ) -> None:
     """Stratified sample (1 jailbroken + 1 refused per language, group, strategy, model) -> blind sheet."""
     from mijabench.derived import human_validation
-    from mijabench.derived import mijabench_align as align_dataset
+    from mijabench.derived import mijabench_align
 
-    items = human_validation.sample(align_dataset.read_align(align), seed=seed)
+    items = human_validation.sample(mijabench_align.read_align(align), seed=seed)
     paths = human_validation.export(items, out, fmt)
     typer.echo(f"{items.num_rows} items; give {paths['sheet']} to each annotator (fill 'label' with "
                f"safe or harmful); keep {paths['sample']} for the import")

@@ -48,10 +48,10 @@ def build_mijabench_align(
     repo_id: str = typer.Option("mijabench/mijabench-align", help="Hub id shown in the card"),
 ) -> None:
     """Merge audit outputs of many models and judges into MiJaBench-Align (Parquet + card)."""
-    from mijabench.derived import mijabench_align as align_dataset
+    from mijabench.derived import mijabench_align
 
     sources = [*(runs or []), *(more_runs or [])]
-    result = align_dataset.build(sources, out, upstream=from_upstream or [], human=human, repo_id=repo_id)
+    result = mijabench_align.build(sources, out, upstream=from_upstream or [], human=human, repo_id=repo_id)
     for row in result.coverage:
         typer.secho(f"warning: {row['model']} ({row['language']}, {row['kind']}) misses "
                     f"{row['n_missing']} of {row['n_union']} prompts", fg="yellow", err=True)

@@ -31,16 +31,16 @@ def dpo_eval(
     n_boot: int = typer.Option(1000, help="bootstrap resamples for the CIs"),
 ) -> None:
     """Audit base and aligned model on the same seen + held-out prompts; DR and over-refusal before → after."""
-    from mijabench.train import dpo_eval as ae
-    result = ae.run(ae.EvalPlan.resolve(
+    from mijabench.train import dpo_eval as evaluation
+    result = evaluation.run(evaluation.EvalPlan.resolve(
         aligned=aligned, base=base, out=out, held_out_groups=held_out_groups,
         held_out_strategies=held_out_strategies, pairs=pairs, languages=languages,
         per_group=per_group, seed=seed, judge=judge, max_new_tokens=max_new_tokens, n_boot=n_boot))
-    typer.echo(ae.markdown_table(result))
+    typer.echo(evaluation.markdown_table(result))
     typer.echo("")
-    typer.echo(ae.disparity_text(result))
+    typer.echo(evaluation.disparity_text(result))
     typer.echo(f"\n{result['summary']}")
-    typer.echo(f"wrote {out / ae.RESULT_FILE}")
+    typer.echo(f"wrote {out / evaluation.RESULT_FILE}")
 
 
 def publish_model(

@@ -16,11 +16,11 @@ def pairs(
     seed: int = typer.Option(0, help="random seed for the choice of responses and test_seen"),
 ) -> None:
     """DPO preference pairs (TRL conversational format) with held-out groups/strategies."""
-    from mijabench.derived import mijabench_align as align_dataset
+    from mijabench.derived import mijabench_align
     from mijabench.derived import pairs as pairs_mod
 
     holdout = pairs_mod.Holdout.parse(holdout_groups, holdout_strategies, test_fraction, seed)
-    stats = pairs_mod.write(out, align_dataset.read_align(align), holdout)
+    stats = pairs_mod.write(out, mijabench_align.read_align(align), holdout)
     counts = ", ".join(f"{s}={stats.pairs.get(s, 0)}" for s in pairs_mod.PAIR_SPLITS)
     typer.echo(f"pairs: {counts}; templated={stats.templated}; "
                f"no harmful response={stats.no_rejected}; wrote {out}")

@@ -145,13 +145,13 @@ _JUDGE_TO_LABEL = {SAFE: SAFE_LABEL, HARMFUL: UNSAFE_LABEL}
 
 def read_align(path: Path) -> pa.Table:
     """Judged rows from an audit run folder / audit .parquet, or a built MiJaBench-Align folder."""
-    from mijabench.derived import mijabench_align as align_dataset
+    from mijabench.derived import mijabench_align
     path = Path(path)
     if path.is_dir() and (path / "audit.parquet").is_file():
-        return align_dataset.read_run(path)
+        return mijabench_align.read_run(path)
     if not path.exists():
         raise MijaError(f"{path}: not found; pass an audit run folder, an audit .parquet or an Align folder")
-    return align_dataset.read_align(path)
+    return mijabench_align.read_align(path)
 
 
 def from_align(table: pa.Table, where: str = "align") -> list[dict]:

@@ -146,12 +146,12 @@ def _build_metric(entry, dest: Path, sources, entries) -> None:
 
 
 def _build_model(entry, dest: Path, sources, entries) -> None:
-    """The aligned model via ``model_release.build_folder``: from the align/dpo.py output (or a
+    """The aligned model via ``artifacts.build_folder``: from the align/dpo.py output (or a
     folder it built before, which it rebuilds identically), with the card naming this repo id."""
-    from mijabench.train import artifacts as model_release
+    from mijabench.train import artifacts
     src = Path(sources.model)
-    evaluation = src / model_release.EVAL_FILE
-    model_release.build_folder(src, dest, evaluation=evaluation if evaluation.is_file() else None,
+    evaluation = src / artifacts.EVAL_FILE
+    artifacts.build_folder(src, dest, evaluation=evaluation if evaluation.is_file() else None,
                                repo_id=entry.repo_id)
 
 

@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyarrow.parquet as pq
 import pytest
-from align_fixtures import write_pairs
+from dpo_fixtures import write_pairs
 from typer.testing import CliRunner
 
-from mijabench.train import dpo_eval as align_eval
+from mijabench.train import dpo_eval
 from mijabench.bench import material
 from mijabench.cli import app
 from mijabench.errors import MijaError
@@ -61,7 +61,7 @@ def test_blanket_refusal_shows_up_as_over_refusal(tmp_path, tiny_model_dir, refu
         "--held-out-groups", "women,black", "--held-out-strategies", "chain_of_thought",
         "--languages", "en", "--per-group", "4", "--max-new-tokens", "6", "--n-boot", "200"])
     assert result.exit_code == 0, result.output
-    saved = json.loads((out / align_eval.RESULT_FILE).read_text())
+    saved = json.loads((out / dpo_eval.RESULT_FILE).read_text())
     rows = {r["segment"]: r for r in saved["rows"]}
     assert {"eval_all:all", "eval_group:seen", "eval_group:held_out", "eval_strategy:seen",
             "eval_strategy:held_out", "eval_cell:unseen_both"} <= set(rows)
@@ -84,11 +84,11 @@ def test_blanket_refusal_shows_up_as_over_refusal(tmp_path, tiny_model_dir, refu
 
 def test_prompts_trained_on_are_excluded(tmp_path):
     pairs = write_pairs(tmp_path / "pairs", max_train=None)
-    plan = align_eval.EvalPlan(base="unused", aligned="unused", out=tmp_path, held_out_groups=["women"],
+    plan = dpo_eval.EvalPlan(base="unused", aligned="unused", out=tmp_path, held_out_groups=["women"],
                                held_out_strategies=["chain_of_thought"], languages=["en"], pairs=pairs,
                                per_group=4, seed=0)
-    prompts, excluded = align_eval.eval_prompts(plan)
-    trained = align_eval.training_prompts(pairs)
+    prompts, excluded = dpo_eval.eval_prompts(plan)
+    trained = dpo_eval.training_prompts(pairs)
     assert excluded == len(trained) > 0
     assert not trained & set(prompts.column("prompt").to_pylist())
     held = [g == "women" for g in prompts.column("group").to_pylist()]
@@ -97,17 +97,17 @@ def test_prompts_trained_on_are_excluded(tmp_path):
 
 def test_bad_held_out_names_and_missing_base(tmp_path):
     with pytest.raises(MijaError, match="unknown group 'martians'"):
-        align_eval.EvalPlan.resolve(aligned=tmp_path, base="x", held_out_groups="martians")
+        dpo_eval.EvalPlan.resolve(aligned=tmp_path, base="x", held_out_groups="martians")
     with pytest.raises(MijaError, match="pass --base"):
-        align_eval.EvalPlan.resolve(aligned=tmp_path)
+        dpo_eval.EvalPlan.resolve(aligned=tmp_path)
 
 
 def test_resuming_with_other_weights_is_refused(tmp_path, tiny_model_dir):
     folder = tmp_path / "aligned"
-    align_eval._check_same_model(str(tiny_model_dir), folder)
-    align_eval._check_same_model(str(tiny_model_dir), folder)  # same weights: resume is fine
+    dpo_eval._check_same_model(str(tiny_model_dir), folder)
+    dpo_eval._check_same_model(str(tiny_model_dir), folder)  # same weights: resume is fine
     retrained = tmp_path / "merged"
     retrained.mkdir()
     (retrained / "config.json").write_text("{}")
     with pytest.raises(MijaError, match="other weights"):
-        align_eval._check_same_model(str(retrained), folder)
+        dpo_eval._check_same_model(str(retrained), folder)

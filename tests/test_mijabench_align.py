@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from mijabench.derived import mijabench_align as align_dataset
+from mijabench.derived import mijabench_align
 from mijabench.bench import upstream
 from mijabench.derived import upstream_align
 from mijabench.cli import app
@@ -110,8 +110,8 @@ def test_mismatched_prompt_sets_give_a_warning_table(built, runs):
 
 
 def test_identical_duplicates_kept_once_conflicting_duplicates_rejected(runs, tmp_path):
-    smol = align_dataset.read_run(runs[0])
-    merged = align_dataset.merge([("a", smol), ("b", smol)])
+    smol = mijabench_align.read_run(runs[0])
+    merged = mijabench_align.merge([("a", smol), ("b", smol)])
     assert merged.table.num_rows == smol.num_rows and merged.duplicates_dropped == smol.num_rows
     changed = smol.set_column(smol.schema.get_field_index("response"), "response",
                               pa.array(["different"] * smol.num_rows))
@@ -119,23 +119,23 @@ def test_identical_duplicates_kept_once_conflicting_duplicates_rejected(runs, tm
     first_id = smol.column("id")[0].as_py()
     with pytest.raises(MijaError, match=rf"changed\.parquet: prompt id {first_id} for model .* is also in "
                                         rf".*with different response"):
-        align_dataset.merge([("run", smol), (str(tmp_path / "changed.parquet"),
-                                             align_dataset.read_run(tmp_path / "changed.parquet"))])
+        mijabench_align.merge([("run", smol), (str(tmp_path / "changed.parquet"),
+                                             mijabench_align.read_run(tmp_path / "changed.parquet"))])
 
 
 def test_invalid_runs_name_file_row_and_column(runs, tmp_path):
-    smol = align_dataset.read_run(runs[0])
+    smol = mijabench_align.read_run(runs[0])
     verdicts = smol.column("verdict").to_pylist()
     verdicts[2] = "maybe"
     bad = smol.set_column(smol.schema.get_field_index("verdict"), "verdict", pa.array(verdicts))
     pq.write_table(bad, tmp_path / "audit.parquet")
     with pytest.raises(MijaError, match=r"audit\.parquet:row 3 column 'verdict': invalid value 'maybe'"):
-        align_dataset.read_run(tmp_path)
+        mijabench_align.read_run(tmp_path)
     pq.write_table(smol.drop_columns(["judge_verdicts", "verdict"]), tmp_path / "audit.parquet")
     with pytest.raises(MijaError, match=r"missing columns verdict, judge_verdicts; Align needs judged"):
-        align_dataset.read_run(tmp_path)
+        mijabench_align.read_run(tmp_path)
     with pytest.raises(MijaError, match=r"no audit.parquet"):
-        align_dataset.read_run(tmp_path / "nowhere")
+        mijabench_align.read_run(tmp_path / "nowhere")
 
 
 # --- the authors' release ---------------------------------------------------------------------------
@@ -167,10 +167,10 @@ def test_release_prompts_for_the_benchmark_builder():
 
 def test_build_align_from_upstream_merges_with_runs(runs, tmp_path):
     out = tmp_path / "align"
-    merged = align_dataset.build([runs[0]], out, upstream=[RELEASE])
+    merged = mijabench_align.build([runs[0]], out, upstream=[RELEASE])
     assert set(merged.table.column("model").to_pylist()) >= {"Llama-3.2-1B", "qwen2.5_7b"}
     assert len(list((out / "data" / "pt").glob("harmful-00000-of-00001-*.parquet"))) == 1
-    assert align_dataset.read_align(out).num_rows == merged.table.num_rows
+    assert mijabench_align.read_align(out).num_rows == merged.table.num_rows
 
 
 def _edited_release(tmp_path: Path, edit) -> Path:
@@ -203,13 +203,13 @@ def test_malformed_release_is_a_clear_error(tmp_path, edit, message):
 
 def test_release_verdict_column_values_are_checked_by_the_merge(tmp_path):
     table = upstream_align.align_table(RELEASE)
-    assert align_dataset.conform(table, "release") .num_rows == 8
+    assert mijabench_align.conform(table, "release") .num_rows == 8
     assert pc.all(pc.is_in(table.column("verdict"), pa.array(["safe", "harmful", "unparsed"]))).as_py()
 
 
 def test_wrong_column_type_names_the_column(runs, tmp_path):
-    smol = align_dataset.read_run(runs[0])
+    smol = mijabench_align.read_run(runs[0])
     bad = smol.set_column(smol.schema.get_field_index("model_params"), "model_params",
                           pa.array(["lots"] * smol.num_rows))
     with pytest.raises(MijaError, match=r"run: column 'model_params' is string, expected int64"):
-        align_dataset.conform(bad, "run")
+        mijabench_align.conform(bad, "run")

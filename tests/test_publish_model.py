@@ -10,9 +10,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from align_fixtures import UNSEEN_GROUP, UNSEEN_STRATEGY, trained_model
+from dpo_fixtures import UNSEEN_GROUP, UNSEEN_STRATEGY, trained_model
 
-from mijabench.train import artifacts as model_release
+from mijabench.train import artifacts
 from mijabench.train.dpo_eval import markdown_table, summarize
 from mijabench.errors import MijaError
 
@@ -58,7 +58,7 @@ def test_summary_calls_out_blanket_refusal_and_null_results():
 
 @pytest.mark.slow
 def test_local_release_folder_is_complete_and_loads_offline(trained, evaluation, tmp_path):
-    folder, url = model_release.publish_model(trained, "mijabench/tiny-dpo", local_dir=tmp_path / "repo",
+    folder, url = artifacts.publish_model(trained, "mijabench/tiny-dpo", local_dir=tmp_path / "repo",
                                         evaluation=evaluation, license="apache-2.0")
     assert url is None and folder == tmp_path / "repo"
     names = {p.name for p in folder.iterdir()}
@@ -108,14 +108,14 @@ def test_release_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
     with pytest.raises(MijaError, match="neither model weights"):
-        model_release.publish_model(tmp_path, "me/aligned", token="hf_x")
+        artifacts.publish_model(tmp_path, "me/aligned", token="hf_x")
     (tmp_path / "adapter_config.json").write_text("{}")
     with pytest.raises(MijaError, match="no Hugging Face token found.*nothing was created"):
-        model_release.publish_model(tmp_path, "me/aligned", endpoint="http://127.0.0.1:9")
+        artifacts.publish_model(tmp_path, "me/aligned", endpoint="http://127.0.0.1:9")
     with pytest.raises(MijaError, match="owner/name"):
-        model_release.publish_model(tmp_path, "aligned", token="hf_x")
+        artifacts.publish_model(tmp_path, "aligned", token="hf_x")
     with pytest.raises(MijaError, match="no mijabench_dpo.json"):
-        model_release.publish_model(tmp_path, None, local_dir=tmp_path / "out")
+        artifacts.publish_model(tmp_path, None, local_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
