@@ -11,7 +11,7 @@ Offline, on real outputs of the embedded SmolLM2-135M-Instruct:
    judge plus that classifier, combined by the kit's conservative vote (one harmful vote wins a tie).
    An LLM judge would be the usual second member, but no offline model can serve it: SmolLM2-135M
    continues the judge prompt instead of answering it (every verdict comes back unparsed).
-3. The judged audit becomes SecureBreak's ``judge`` config (``build securebreak --align``):
+3. The judged audit becomes SecureBreak's ``judge`` config (``build securebreak --mijabench-align``):
    deduplicated, stratified train/validation/test; the card names the ensemble judge as the label
    source.
 4. The detector (recipe ``classifier`` from the untuned MiniLM; ``--recipes classifier,sft`` adds the
@@ -120,7 +120,7 @@ def main() -> None:
     run = judged_audit(opts.work, member, opts.toxigen, {"counterfactual": opts.per_cell, "paper": opts.paper_per_cell},
                        opts.seed, opts.max_new_tokens)
     data = opts.work / "securebreak"
-    tables = sbd.build(data, [], None, align=[run], seed=opts.seed, splits=SPLITS)
+    tables = sbd.build(data, [], None, mijabench_align=[run], seed=opts.seed, splits=SPLITS)
     print("securebreak judge config: " + ", ".join(f"{s}={t.num_rows}" for s, t in tables["judge"].items())
           + f" (labels: ensemble judge, see {data / 'README.md'})")
     results = {}

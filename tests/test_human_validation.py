@@ -180,7 +180,7 @@ def test_cli_export_import_and_card_table3(align, tmp_path):
     result = runner.invoke(app, ["build", "mijabench-align", "--runs", str(tmp_path / "always-refuse"),
                                  str(tmp_path / "mixed-1b"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["annotate", "export", "--align", str(out), "--out", str(tmp_path / "hv")])
+    result = runner.invoke(app, ["annotate", "export", "--mijabench-align", str(out), "--out", str(tmp_path / "hv")])
     assert result.exit_code == 0, result.output
     items = hv.read_sample(tmp_path / "hv" / "sample.parquet")
     assert "[placeholder]" not in result.output  # counts and paths only, never response text

@@ -300,8 +300,8 @@ def test_align_and_securebreak_are_released_gated(tmp_path):
                         repo_id="acme/mijabench-align")
     securebreak_dataset.build(tmp_path / "sb", [data / "securebreak_annotated.csv"],
                               data / "securebreak_mapping.yaml")
-    sources = release.Sources(per_group=4, align=tmp_path / "align", securebreak=tmp_path / "sb",
-                              include=("mijabench", "align", "securebreak"))
+    sources = release.Sources(per_group=4, mijabench_align=tmp_path / "align", securebreak=tmp_path / "sb",
+                              include=("mijabench", "mijabench_align", "securebreak"))
     manifest = release.build_release(tmp_path / "tree", "acme", sources, progress=False)
     assert [(r["repo_id"], r["gated"]) for r in manifest["repos"]] == [
         ("acme/mijabench", "manual"), ("acme/mijabench-align", "manual"), ("acme/securebreak", "manual")]

@@ -275,7 +275,7 @@ def test_human_and_judge_configs_combine_without_leakage(tmp_path):
     human = write_csv(tmp_path / "h.csv", [row(i) for i in range(10)] +
                       [{"q": "AUDIT prompt 0", "r": "audit response 0!", "cat": "hate", "a": "unsafe", "b": "safe"}])
     out = tmp_path / "sb"
-    tables = sbd.build(out, [human], write_mapping(tmp_path / "m.yaml"), align=[run])
+    tables = sbd.build(out, [human], write_mapping(tmp_path / "m.yaml"), mijabench_align=[run])
     assert set(tables) == {"human", "judge"}
     judge_rows = [r for t in tables["judge"].values() for r in t.to_pylist()]
     human_rows = [r for t in tables["human"].values() for r in t.to_pylist()]

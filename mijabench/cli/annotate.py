@@ -12,16 +12,16 @@ annotate_app = typer.Typer(help="Human validation of the judges: export a blind 
 
 
 def annotate_export(
-    align: Path = typer.Option(..., help="a MiJaBench-Align folder (or Align .parquet)"),
+    mijabench_align: Path = typer.Option(..., help="a MiJaBench-Align folder (or its .parquet)"),
     out: Path = typer.Option(Path("build/human-validation"), help="folder for sheet + sample"),
     fmt: str = typer.Option("csv", "--format", help="sheet format: csv or parquet"),
     seed: int = typer.Option(0, help="random seed of the stratified draw"),
 ) -> None:
     """Stratified sample (1 jailbroken + 1 refused per language, group, strategy, model) -> blind sheet."""
     from mijabench.derived import human_validation
-    from mijabench.derived import mijabench_align
+    from mijabench.derived.mijabench_align import read_align
 
-    items = human_validation.sample(mijabench_align.read_align(align), seed=seed)
+    items = human_validation.sample(read_align(mijabench_align), seed=seed)
     paths = human_validation.export(items, out, fmt)
     typer.echo(f"{items.num_rows} items; give {paths['sheet']} to each annotator (fill 'label' with "
                f"safe or harmful); keep {paths['sample']} for the import")

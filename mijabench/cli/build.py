@@ -62,7 +62,7 @@ def build_mijabench_align(
 def build_securebreak(
     input: Optional[List[Path]] = typer.Option(None, "--input", help="annotated CSV / JSONL / Parquet file (repeatable)"),
     mapping: Optional[Path] = typer.Option(None, help="YAML mapping input columns to SecureBreak fields"),
-    align: Optional[List[Path]] = typer.Option(None, help="judged audit run / audit.parquet / MiJaBench-Align "
+    mijabench_align: Optional[List[Path]] = typer.Option(None, help="judged audit run / audit.parquet / MiJaBench-Align "
                                                "folder to add as judge-labeled rows (repeatable)"),
     out: Path = typer.Option(Path("build/securebreak"), help="output dataset folder"),
     seed: Optional[int] = typer.Option(None, help="split seed (default: the mapping's seed, else 0)"),
@@ -73,7 +73,7 @@ def build_securebreak(
     from mijabench.derived import securebreak_dataset
     from mijabench.derived.securebreak import parse_splits
 
-    tables = securebreak_dataset.build(out, list(input or []), mapping, list(align or []), seed,
+    tables = securebreak_dataset.build(out, list(input or []), mapping, list(mijabench_align or []), seed,
                                        parse_splits(splits) if splits else None)
     for name, splits in tables.items():
         typer.echo(f"{name}: " + ", ".join(f"{s}={t.num_rows}" for s, t in splits.items()))

@@ -8,7 +8,7 @@ import typer
 
 
 def pairs(
-    align: Path = typer.Option(..., help="a MiJaBench-Align folder (or Align .parquet)"),
+    mijabench_align: Path = typer.Option(..., help="a MiJaBench-Align folder (or its .parquet)"),
     out: Path = typer.Option(Path("build/mijabench-align-pairs"), help="output dataset folder"),
     holdout_groups: str = typer.Option("", help="comma-separated group ids kept out of train"),
     holdout_strategies: str = typer.Option("", help="comma-separated strategy ids kept out of train"),
@@ -16,11 +16,11 @@ def pairs(
     seed: int = typer.Option(0, help="random seed for the choice of responses and test_seen"),
 ) -> None:
     """DPO preference pairs (TRL conversational format) with held-out groups/strategies."""
-    from mijabench.derived import mijabench_align
     from mijabench.derived import pairs as pairs_mod
+    from mijabench.derived.mijabench_align import read_align
 
     holdout = pairs_mod.Holdout.parse(holdout_groups, holdout_strategies, test_fraction, seed)
-    stats = pairs_mod.write(out, mijabench_align.read_align(align), holdout)
+    stats = pairs_mod.write(out, read_align(mijabench_align), holdout)
     counts = ", ".join(f"{s}={stats.pairs.get(s, 0)}" for s in pairs_mod.PAIR_SPLITS)
     typer.echo(f"pairs: {counts}; templated={stats.templated}; "
                f"no harmful response={stats.no_rejected}; wrote {out}")

@@ -19,7 +19,7 @@ def release(
     resume: bool = typer.Option(False, "--resume", help="do not rebuild: push the tree already in "
                                 "OUT, skipping repos pushed before (after a failed push)"),
     private: bool = typer.Option(False, "--private", help="create the repos private (a staging release)"),
-    only: Optional[str] = typer.Option(None, help="comma-separated subset: mijabench,align,"
+    only: Optional[str] = typer.Option(None, help="comma-separated subset: mijabench,mijabench_align,"
                                        "securebreak,metric,space,model"),
     mijabench_dir: Optional[Path] = typer.Option(None, "--mijabench", help="a built MiJaBench folder "
                                                  "(default: build the counterfactual config here)"),
@@ -29,7 +29,7 @@ def release(
     space: Optional[Path] = typer.Option(None, help="Space folder (default spaces/probe)"),
     model: Optional[Path] = typer.Option(None, help="aligned model: the output folder of align/dpo.py "
                                          "(with mijabench_dpo.json); its card is rendered here"),
-    align: Optional[Path] = typer.Option(None, help="built MiJaBench-Align dataset folder"),
+    mijabench_align: Optional[Path] = typer.Option(None, help="built MiJaBench-Align dataset folder"),
     securebreak: Optional[Path] = typer.Option(None, help="built SecureBreak dataset folder"),
     endpoint: Optional[str] = typer.Option(None, help="Hub endpoint (default HF_ENDPOINT or huggingface.co)"),
     pins: Optional[Path] = typer.Option(None, help="pin file to update after a push (default "
@@ -44,7 +44,7 @@ def release(
         manifest = rel.read_manifest(out)
         rel.verify_tree(out, manifest)
     else:
-        sources = _sources(rel, mijabench_dir, per_group, seed, metric, space, model, align, securebreak)
+        sources = _sources(rel, mijabench_dir, per_group, seed, metric, space, model, mijabench_align, securebreak)
         if only:
             sources.include = tuple(k.strip() for k in only.split(",") if k.strip())
         manifest = rel.build_release(out, org, sources, private=private)
@@ -66,11 +66,11 @@ def release(
                f"{hub_loaders.PINS_ENV}={written}")
 
 
-def _sources(rel, mijabench_dir, per_group, seed, metric, space, model, align, securebreak):
+def _sources(rel, mijabench_dir, per_group, seed, metric, space, model, mijabench_align, securebreak):
     defaults = rel.Sources()
     return rel.Sources(mijabench=mijabench_dir, per_group=per_group, seed=seed,
                        metric=metric or defaults.metric, space=space or defaults.space,
-                       model=model, align=align, securebreak=securebreak)
+                       model=model, mijabench_align=mijabench_align, securebreak=securebreak)
 
 
 def metric_path() -> None:

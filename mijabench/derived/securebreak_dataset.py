@@ -51,7 +51,7 @@ class BuildInfo:
     judges: list = field(default_factory=list)   # judge ids behind the judge config
 
 
-def build_tables(inputs: list[Path], mapping: sbi.Mapping | None, align: list[Path] | None = None,
+def build_tables(inputs: list[Path], mapping: sbi.Mapping | None, mijabench_align: list[Path] | None = None,
                  seed: int | None = None, splits: dict | None = None) -> tuple[dict, BuildInfo]:
     """``({config: {split: table}}, info)`` from annotated files and/or Align tables.
 
@@ -60,10 +60,10 @@ def build_tables(inputs: list[Path], mapping: sbi.Mapping | None, align: list[Pa
     rows: list[dict] = []
     for path in inputs:
         rows += sbi.import_file(path, mapping)
-    for path in align or []:
+    for path in mijabench_align or []:
         rows += sb.from_align(sb.read_align(path), str(path))
     if not rows:
-        raise MijaError("securebreak: nothing to build; pass --input FILE --mapping YAML and/or --align PATH")
+        raise MijaError("securebreak: nothing to build; pass --input FILE --mapping YAML and/or --mijabench-align PATH")
     info = BuildInfo(rule=mapping.rule if mapping else "conservative",
                      seed=mapping.seed if seed is None and mapping else (seed or 0),
                      splits=dict(splits or (mapping.splits if mapping else BuildInfo().splits)),
@@ -155,7 +155,7 @@ def write(out: Path, tables: dict, info: BuildInfo) -> Path:
     return hubdata.write_dataset(out, tables, card_text(tables, info))
 
 
-def build(out: Path, inputs: list[Path], mapping_path: Path | None, align: list[Path] | None = None,
+def build(out: Path, inputs: list[Path], mapping_path: Path | None, mijabench_align: list[Path] | None = None,
           seed: int | None = None, splits: dict | None = None) -> dict[str, dict[str, pa.Table]]:
     """Import, dedupe, split and write the dataset folder; returns the tables."""
     if inputs and mapping_path is None:
@@ -163,6 +163,6 @@ def build(out: Path, inputs: list[Path], mapping_path: Path | None, align: list[
     mapping = sbi.load_mapping(mapping_path) if mapping_path else None
     if splits:
         sb.check_splits(splits, "--splits")
-    tables, info = build_tables(list(inputs), mapping, align, seed, splits)
+    tables, info = build_tables(list(inputs), mapping, mijabench_align, seed, splits)
     write(out, tables, info)
     return tables

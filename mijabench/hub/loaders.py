@@ -33,7 +33,7 @@ PINS_HEADER = ("# Written by `mijabench release --push` from the release manifes
 # Deliverable key -> (repo type, repo name under the org). The release builds exactly these repos.
 REPOS = {
     "mijabench": ("dataset", "mijabench"),
-    "align": ("dataset", "mijabench-align"),
+    "mijabench_align": ("dataset", "mijabench-align"),
     "securebreak": ("dataset", "securebreak"),
     "metric": ("space", "selective_safety"),
     "space": ("space", "mijabench-probe"),
@@ -104,9 +104,9 @@ def load_mijabench(config: str = "counterfactual", split: str | None = None, rep
     return _load_dataset(repo or repo_id("mijabench"), config, split, revision, **kwargs)
 
 
-def load_align(config: str | None = None, split: str | None = None, repo: str | None = None,
+def load_mijabench_align(config: str | None = None, split: str | None = None, repo: str | None = None,
                revision: str | None = None, **kwargs):
-    return _load_dataset(repo or repo_id("align"), config, split, revision, **kwargs)
+    return _load_dataset(repo or repo_id("mijabench_align"), config, split, revision, **kwargs)
 
 
 def load_securebreak(config: str | None = None, split: str | None = None, repo: str | None = None,

@@ -27,7 +27,7 @@ EXCLUDE = ("__pycache__", "*.pyc", ".*", "tests", "*.egg-info")
 REQUIRED_FILES = {"dataset": ("README.md", "*.parquet"), "space": ("README.md",),
                   "model": ("README.md", "config.json", "*.safetensors")}
 SPACE_RELATED = (("Benchmark dataset", "mijabench", "datasets/"),
-                 ("Prompt-response pairs with verdicts (Align)", "align", "datasets/"),
+                 ("Prompt-response pairs with verdicts (MiJaBench-Align)", "mijabench_align", "datasets/"),
                  ("Safety-detector dataset (SecureBreak)", "securebreak", "datasets/"),
                  ("Metric", "metric", "spaces/"), ("Aligned model", "model", ""))
 

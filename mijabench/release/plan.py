@@ -70,7 +70,7 @@ class Sources:
     metric: Path | None = field(default_factory=metric_path)
     space: Path | None = field(default_factory=space_path)
     model: Path | None = None
-    align: Path | None = None
+    mijabench_align: Path | None = None
     securebreak: Path | None = None
     include: tuple[str, ...] | None = None  # a subset of hub_loaders.REPOS keys; None = all available
 
