@@ -18,7 +18,6 @@ raises :class:`mijabench.errors.MijaError` with a one-line message.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -28,8 +27,6 @@ if TYPE_CHECKING:  # annotations only: the heavy imports happen inside the funct
 
 __all__ = ["build_benchmark", "run_audit", "judge_responses", "load_run", "defense_rates"]
 
-QUICK_MAX_NEW_TOKENS = 96  # as ``mijabench audit`` (shorter answers bias DR upward)
-FULL_MAX_NEW_TOKENS = 256
 
 
 def build_benchmark(config: str | Sequence[str] = "counterfactual", *, out: str | Path | None = None,
@@ -95,7 +92,7 @@ def run_audit(model: Any = None, *, prompts: Any = None, out: str | Path | None 
     >>> table = run_audit("path/to/hf_model", limit=20, out="runs/my-model")   # doctest: +SKIP
     >>> defense_rates(table)                                                     # doctest: +SKIP
     """
-    from mijabench.audit import runner
+    from mijabench.audit import defaults, runner
     from mijabench.judge.registry import make_judge
     from mijabench.run.types import GenParams
 
@@ -107,9 +104,9 @@ def run_audit(model: Any = None, *, prompts: Any = None, out: str | Path | None 
         table = runner.limit_rows(table, limit)
     backend = _backend(model, served_model=served_model, batch_size=batch_size, device=device,
                        concurrency=concurrency, timeout=timeout)
-    tokens = max_new_tokens or (FULL_MAX_NEW_TOKENS if full else QUICK_MAX_NEW_TOKENS)
+    tokens = defaults.max_new_tokens(full, max_new_tokens)
     params = GenParams(max_new_tokens=tokens, temperature=temperature, seed=seed)
-    out_dir = Path(out) if out is not None else Path("runs") / _slug(backend.model_id)
+    out_dir = Path(out) if out is not None else defaults.out_dir(backend.model_id)
     return runner.run_audit(table, backend, params, out_dir, judge_obj, progress=progress,
                             report=report)
 
@@ -195,10 +192,6 @@ def defense_rates(run: Any, by: Sequence[str] = ("model", "language", "group"), 
 # --- helpers ---------------------------------------------------------------------------------------
 def _names(values: str | Iterable[str]) -> list[str]:
     return [v.strip() for v in values.split(",")] if isinstance(values, str) else list(values)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "model"
 
 
 def _table(data: Any, what: str) -> pa.Table:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from mijabench.audit import defaults
 from mijabench.errors import MijaError
-
-# The default quick audit (176 prompts, SmolLM2-135M, batch 32) costs ~330 CPU-seconds on one core:
-# ~3-6 min on an idle 2-core machine. Shorter answers bias DR upward (at 64 tokens the rules judge
-# missed every harmful answer it found at 96), so 96 is the floor.
-QUICK_MAX_NEW_TOKENS = 96
 
 
 def audit(
@@ -39,7 +34,7 @@ def audit(
     seeds: Optional[List[Path]] = typer.Option(None, help="seed sources for --config paper "
                                                "(without --dataset)"),
     max_new_tokens: Optional[int] = typer.Option(None, help=f"response token limit (default "
-                                                 f"{QUICK_MAX_NEW_TOKENS} for the quick sample, "
+                                                 f"{defaults.QUICK_MAX_NEW_TOKENS} for the quick sample, "
                                                  "256 with --full)"),
     temperature: float = typer.Option(0.0, help="0 = greedy"),
     seed: int = typer.Option(0, help="sampling and quick-sample seed"),
@@ -70,17 +65,13 @@ def audit(
         prompts = limit_rows(prompts, limit)
     backend = make_backend(spec, batch_size=batch_size, device=device, concurrency=concurrency,
                            timeout=timeout, http_client=http_client)  # each kind takes its own
-    tokens = max_new_tokens or (256 if full else QUICK_MAX_NEW_TOKENS)
+    tokens = defaults.max_new_tokens(full, max_new_tokens)
     params = GenParams(max_new_tokens=tokens, temperature=temperature, seed=seed)
-    out_dir = out or Path("runs") / _slug(backend.model_id)
+    out_dir = out or defaults.out_dir(backend.model_id)
     typer.echo(f"auditing {backend.model_id} on {prompts.num_rows} prompts "
                f"({'full' if full else 'quick sample'}, {tokens} new tokens) -> {out_dir}", err=True)
     table = run_audit(prompts, backend, params, out_dir, judge_obj, shard_size=shard_size)
     _print_summary(table, out_dir)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "model"
 
 
 def _print_summary(table, out_dir: Path) -> None:
