@@ -61,17 +61,28 @@ def read_table(path: Path, what: str = "table") -> pa.Table:
         table.validate(full=True)
         if any(pa.types.is_binary(f.type) for f in table.schema):
             raise pa.ArrowInvalid("binary column")
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:  # bad bytes in a header
         raise _parse_error(path, kind, what, exc) from None
     return table
 
 
 def _read_parquet(path: Path, what: str) -> pa.Table:
     try:
-        return pq.read_table(path)
+        table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise MijaError(f"{path}: not a readable Parquet file ({type(exc).__name__}); pass the {what} "
                         "as written by pyarrow or pandas, or convert it to .csv/.jsonl") from None
+    for field in table.schema:
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raise MijaError(f"{path}: column {field.name!r} holds bytes, not text; write the {what} "
+                            "with UTF-8 string columns")
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            try:
+                table.column(field.name).validate(full=True)
+            except pa.ArrowInvalid:
+                raise MijaError(f"{path}: column {field.name!r} is not valid UTF-8; re-write the "
+                                f"{what} as UTF-8") from None
+    return table
 
 
 def _parse_error(path: Path, kind: str, what: str, exc: Exception) -> MijaError:
@@ -99,11 +110,44 @@ def _bad_utf8_line(path: Path) -> int | None:
 UTF8_PROBLEM = "not valid UTF-8; re-save the file as UTF-8"
 
 
+def _has_bad_bytes(text: str) -> bool:
+    """Undecodable bytes survive ``surrogateescape`` decoding as lone surrogates U+DC80..U+DCFF."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _bad_csv_column(path: Path) -> tuple[int, str] | None:
+    """``(record start line, column)`` of the first CSV field holding bytes that are not UTF-8."""
+    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
+        reader = csv.reader(fh)
+        header = None
+        try:
+            for start, record in _csv_records(reader):
+                for i, cell in enumerate(record):
+                    if _has_bad_bytes(cell):
+                        name = "the header" if header is None else (
+                            f"column {header[i]!r}" if i < len(header) else f"column {i + 1}")
+                        return start, name
+                header = header or record
+        except csv.Error:
+            return None
+    return None
+
+
+def _utf8_problem(path: Path) -> tuple[int, str] | None:
+    """``(line, problem naming the column)`` for CSV bytes that are not UTF-8, else None."""
+    bad = _bad_utf8_line(path)
+    if bad is None:
+        return None
+    found = _bad_csv_column(path)
+    line, column = found or (bad, "")
+    return line, f"{column + ' is ' if column else ''}{UTF8_PROBLEM}"
+
+
 def _locate_csv(path: Path) -> tuple[int, str] | None:
     """``(line, problem)`` for the first record the stdlib ``csv`` module finds wrong, else None."""
-    bad = _bad_utf8_line(path)
+    bad = _utf8_problem(path)
     if bad:
-        return bad, UTF8_PROBLEM
+        return bad
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         width = None
@@ -149,7 +193,7 @@ def _locate_jsonl(path: Path) -> tuple[int, str] | None:
         try:
             row = _json_line(raw, lineno)
         except UnicodeDecodeError:
-            return lineno, UTF8_PROBLEM
+            return lineno, _bad_json_field(raw) + UTF8_PROBLEM
         except ValueError:
             return lineno, "not valid JSON; write one JSON object per line"
         if row is None:
@@ -163,6 +207,19 @@ def _locate_jsonl(path: Path) -> tuple[int, str] | None:
                 return lineno, (f"field {key!r} is a {kind} here but a {first[0]} on line {first[1]}; "
                                 "use one type per field")
     return None
+
+
+def _bad_json_field(raw: bytes) -> str:
+    """``column 'x' is `` for the field whose value holds non-UTF-8 bytes, else ""."""
+    try:
+        row = json.loads(raw.decode("utf-8", errors="surrogateescape"))
+    except ValueError:
+        return ""
+    if isinstance(row, dict):
+        for key, value in row.items():
+            if _has_bad_bytes(json.dumps(value, ensure_ascii=False)) or _has_bad_bytes(key):
+                return f"column {key!r} is "
+    return ""
 
 
 def _json_line(raw: bytes, lineno: int):
@@ -193,9 +250,9 @@ def _line_error(path: Path, line: int, kind: str, what: str, problem: str) -> Mi
 
 
 def _csv_rows(path: Path, what: str) -> list[tuple[str, dict]]:
-    bad = _bad_utf8_line(path)
+    bad = _utf8_problem(path)
     if bad:
-        raise _line_error(path, bad, "CSV", what, UTF8_PROBLEM)
+        raise _line_error(path, bad[0], "CSV", what, bad[1])
     rows: list[tuple[str, dict]] = []
     header = None
     with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -220,7 +277,7 @@ def _jsonl_rows(path: Path, what: str) -> list[tuple[str, dict]]:
         try:
             row = _json_line(raw, lineno)
         except UnicodeDecodeError:
-            raise _line_error(path, lineno, "JSONL", what, UTF8_PROBLEM) from None
+            raise _line_error(path, lineno, "JSONL", what, _bad_json_field(raw) + UTF8_PROBLEM) from None
         except ValueError:
             raise _line_error(path, lineno, "JSONL", what,
                               "not valid JSON; write one JSON object per line") from None
@@ -254,3 +311,95 @@ def _csv_bytes(path: Path, table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pacsv.write_csv(table, sink)
     return sink.getvalue()
+
+
+# --- record batches: files too big for memory ---------------------------------------------------
+CSV_BLOCK_BYTES = 16 << 20  # pyarrow's streaming CSV reader works a block at a time
+
+
+def iter_batches(path: Path, batch_rows: int = 1024, what: str = "table"):
+    """Yield the file as ``pa.Table`` batches of at most ``batch_rows`` rows, so peak memory is
+    about one batch (CSV: one ~16 MB block). The first batch always comes, even with no data rows,
+    so callers see the columns. CSV cells stay text (a later block cannot change a column's type);
+    JSONL keeps JSON scalars (nested values come as JSON text); Parquet keeps its types. Bad
+    files get :func:`read_table`'s errors."""
+    path, kind = _existing(path, what)
+    batches = {"parquet": _parquet_batches, "csv": _csv_batches, "jsonl": _jsonl_batches}[kind]
+    yielded = False
+    try:
+        for table in batches(path, batch_rows, what):
+            _check_text(path, table, what)
+            for start in range(0, max(table.num_rows, 1), batch_rows):
+                yield table.slice(start, batch_rows)
+                yielded = True
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        if kind == "parquet":
+            raise MijaError(f"{path}: not a readable Parquet file ({type(exc).__name__}); pass the "
+                            f"{what} as written by pyarrow or pandas, or convert it to .csv/.jsonl") from None
+        raise _parse_error(path, kind, what, exc) from None
+    if not yielded:
+        raise MijaError(f"{path}: the file is empty; pass the {what} with a header row and data")
+
+
+def _check_text(path: Path, table: pa.Table, what: str) -> None:
+    for field in table.schema:
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raise MijaError(f"{path}: column {field.name!r} holds bytes, not text; write the {what} "
+                            "with UTF-8 string columns")
+    table.validate(full=True)  # raises ArrowInvalid on bad UTF-8: located by the caller
+
+
+def _parquet_batches(path: Path, batch_rows: int, what: str):
+    # No pre-buffering: read a column chunk a page at a time instead of a whole row group at once.
+    reader = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
+    yield reader.schema_arrow.empty_table()
+    for batch in reader.iter_batches(batch_size=batch_rows):
+        yield pa.Table.from_batches([batch])
+
+
+def _csv_batches(path: Path, batch_rows: int, what: str):
+    parse = pacsv.ParseOptions(newlines_in_values=True)  # responses hold newlines
+    read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES)  # it reads a few blocks ahead: ~150 MB
+    names = pacsv.open_csv(path, read_options=read, parse_options=parse).schema.names
+    convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names})
+    reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    yield reader.schema.empty_table()
+    for batch in reader:
+        yield pa.Table.from_batches([batch])
+
+
+def _jsonl_batches(path: Path, batch_rows: int, what: str):
+    """JSON Lines, ``batch_rows`` lines at a time. A nested value (object or list) comes back as
+    its JSON text: exports mix objects and plain strings in one field, which a typed column
+    cannot hold."""
+    rows: list[dict] = []
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            row = _jsonl_record(path, raw, lineno, what)
+            if row is not None:
+                rows.append(row)
+            if len(rows) == batch_rows:
+                yield _rows_table(rows)
+                rows = []
+    if rows:
+        yield _rows_table(rows)
+
+
+def _rows_table(rows: list[dict]) -> pa.Table:
+    names = dict.fromkeys(k for row in rows for k in row)  # every field of the chunk, in order
+    return pa.table({name: [row.get(name) for row in rows] for name in names})
+
+
+def _jsonl_record(path: Path, raw: bytes, lineno: int, what: str) -> dict | None:
+    try:
+        row = _json_line(raw, lineno)
+    except UnicodeDecodeError:
+        raise _line_error(path, lineno, "JSONL", what, _bad_json_field(raw) + UTF8_PROBLEM) from None
+    except ValueError:
+        raise _line_error(path, lineno, "JSONL", what, "not valid JSON; write one JSON object per line") from None
+    if row is None:
+        return None
+    if not isinstance(row, dict):
+        raise _line_error(path, lineno, "JSONL", what, "expected a JSON object per line")
+    return {k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+            for k, v in row.items()}

@@ -107,7 +107,7 @@ def test_benign_prompts_split_seen_and_unseen(built):
 
 
 def test_unknown_heldout_names_are_errors():
-    with pytest.raises(MijaError, match=r"--holdout-groups: unknown group .klingons.; valid groups: black"):
+    with pytest.raises(MijaError, match=r"--held-out-groups: unknown group .klingons.; valid groups: black"):
         pairs.Holdout.parse("women,klingons", None)
     with pytest.raises(MijaError, match=r"unknown strategy 'flattery'; valid strategys: persona_assignment"):
         pairs.Holdout.parse(None, "flattery")

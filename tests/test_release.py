@@ -63,7 +63,7 @@ def test_tree_has_one_folder_per_repo_and_the_manifest_hashes_them(built):
     repos = {r["repo_id"]: r for r in manifest["repos"]}
     assert set(repos) == {"acme/mijabench", "acme/mijabench-probe"}
     ds, space = repos["acme/mijabench"], repos["acme/mijabench-probe"]
-    assert (ds["repo_type"], ds["private"], ds["gated"]) == ("dataset", False, "manual")
+    assert (ds["repo_type"], ds["private"], ds["gated"]) == ("dataset", True, "manual")
     assert (space["repo_type"], space["space_sdk"], space["gated"]) == ("space", "gradio", None)
     assert (built / "datasets/acme/mijabench/data/counterfactual").is_dir()
     own = sorted(f for f in space["files"] if not f.startswith("mijabench/"))
@@ -82,7 +82,8 @@ def test_tree_has_one_folder_per_repo_and_the_manifest_hashes_them(built):
                    for p in folder.rglob("*") if p.is_file()}
         assert on_disk == repo["files"] and repo["revision"] is None
     assert len(manifest["source_commit"]) == 40 or manifest["source_commit"] == "unknown"
-    assert sorted(p.name for p in built.iterdir()) == ["datasets", "release.json", "spaces"]
+    assert sorted(p.name for p in built.iterdir()) == [".mijabench-output", "datasets", "release.json",
+                                                       "spaces"]  # the marker: ours to rebuild
 
 
 def test_rebuild_is_byte_identical(built, space_src, tmp_path):
@@ -107,7 +108,7 @@ def test_dry_run_prints_the_plan_and_uploads_nothing(built, tmp_path):
     tree = _copy(built, tmp_path / "tree")
     with recording_hub(TOKEN) as hub:
         proc = subprocess.run([sys.executable, "-m", "mijabench", "release", "--out", str(tree), "--resume",
-                               "--dry-run", "--push", "--endpoint", hub.url],
+                               "--dry-run", "--push", "--hub-url", hub.url],
                               capture_output=True, text=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr
     assert "dataset acme/mijabench" in proc.stdout and "gated=manual" in proc.stdout
@@ -121,7 +122,7 @@ def test_push_without_a_token_fails_in_one_line_before_any_request(built, tmp_pa
     env.update(HF_HOME=str(tmp_path / "empty_hf_home"), OMP_NUM_THREADS="1")
     with recording_hub(TOKEN) as hub:
         proc = subprocess.run([sys.executable, "-m", "mijabench", "release", "--out", str(tree), "--resume",
-                               "--push", "--endpoint", hub.url], capture_output=True, text=True, env=env)
+                               "--push", "--hub-url", hub.url], capture_output=True, text=True, env=env)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no Hugging Face token found" in proc.stderr
     assert hub.requests == []
@@ -139,7 +140,7 @@ def test_push_sends_the_expected_repos_payloads_and_files(built, tmp_path, monke
     assert len([r for r in hub.requests[:first_create] if r.path == "/api/validate-yaml"]) == 2
     created = {f"{c.body['organization']}/{c.body['name']}": c.body for c in hub.calls("create")}
     assert created["acme/mijabench"] == {"name": "mijabench", "organization": "acme",
-                                         "visibility": "public", "type": "dataset"}
+                                         "visibility": "private", "type": "dataset"}
     assert created["acme/mijabench-probe"]["type"] == "space"
     assert created["acme/mijabench-probe"]["sdk"] == "gradio"
     # the dataset is gated before its first file lands
@@ -192,7 +193,7 @@ def test_a_failed_push_is_reported_per_repo_and_resumes(built, tmp_path):
     assert [(r.repo_id, r.status) for r in second] == [("acme/mijabench", "skipped"),
                                                        ("acme/mijabench-probe", "pushed")]
     assert not any("/datasets/" in r.path or r.body == {"name": "mijabench", "organization": "acme",
-                                                          "visibility": "public", "type": "dataset"}
+                                                          "visibility": "private", "type": "dataset"}
                    for r in hub.requests[n_before:])
     assert len(hub.commits["acme/mijabench"]) == 1 and len(hub.commits["acme/mijabench-probe"]) == 1
     assert set(hub_loaders.load_pins(release.pins_file(tree))) == {"acme/mijabench", "acme/mijabench-probe"}
@@ -238,7 +239,7 @@ def test_pins_go_next_to_the_release_never_into_the_package(built, tmp_path, mon
     env = dict(os.environ, HF_TOKEN=TOKEN, OMP_NUM_THREADS="1")
     with recording_hub(TOKEN) as hub:
         proc = subprocess.run([sys.executable, "-m", "mijabench", "release", "--out", str(tree),
-                               "--resume", "--push", "--endpoint", hub.url],
+                               "--resume", "--push", "--hub-url", hub.url],
                               capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     pins = tree / "pinned_revisions.yaml"

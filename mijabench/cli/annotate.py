@@ -45,6 +45,8 @@ def annotate_import(
 
 
 def register(app: typer.Typer, build_app: typer.Typer) -> None:
-    annotate_app.command("export")(annotate_export)
-    annotate_app.command("import")(annotate_import)
+    annotate_app.command("export", epilog="\b\nExample:\n  mijabench annotate export --mijabench-align "
+                         "build/mijabench-align --out build/human-validation")(annotate_export)
+    annotate_app.command("import", epilog="\b\nExample:\n  mijabench annotate import --sample "
+                         "build/human-validation/sample.parquet sheet_a.csv sheet_b.csv")(annotate_import)
     app.add_typer(annotate_app, name="annotate")

@@ -13,7 +13,7 @@ def guard_eval(
     dataset: str = typer.Option(..., help="SecureBreak folder or Hub id"),
     config: Optional[str] = typer.Option(None, help="config (human | judge); default: all"),
     split: str = typer.Option("test", help="split to evaluate"),
-    limit: Optional[int] = typer.Option(None, help="evaluate the first N rows only"),
+    limit: Optional[int] = typer.Option(None, min=1, help="evaluate the first N rows only"),
     out: Optional[Path] = typer.Option(None, help="also write the scores as JSON here"),
 ) -> None:
     """Score a guard: accuracy, precision, recall, F1 and FNR, overall and per risk category."""
@@ -43,8 +43,8 @@ def filter_outputs(
     mode: str = typer.Option("replace", help="replace (short refusal) | block (empty text)"),
     replacement: Optional[str] = typer.Option(None, help="text shown instead of a flagged response"),
     language: str = typer.Option("en", help="language of the default replacement (en | pt)"),
-    threshold: float = typer.Option(0.5, help="flag when P(unsafe) >= this; lower = fewer missed unsafe outputs"),
-    max_new_tokens: int = typer.Option(128, help="generation length"),
+    threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="flag when P(unsafe) >= this; lower = fewer missed unsafe outputs"),
+    max_new_tokens: int = typer.Option(128, min=1, help="generation length"),
     seed: int = typer.Option(0, help="generation seed"),
 ) -> None:
     """Generate with any endpoint or local model and block/replace outputs the guard flags."""
@@ -64,5 +64,7 @@ def filter_outputs(
 
 
 def register(app: typer.Typer, build_app: typer.Typer) -> None:
-    app.command("guard-eval")(guard_eval)
-    app.command("filter")(filter_outputs)
+    app.command("guard-eval", epilog="\b\nExample:\n  mijabench guard-eval --guard runs/guard "
+                "--dataset build/securebreak")(guard_eval)
+    app.command("filter", epilog="\b\nExample:\n  mijabench filter --guard runs/guard --prompts "
+                "prompts.txt --out filtered.jsonl")(filter_outputs)

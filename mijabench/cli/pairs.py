@@ -10,16 +10,23 @@ import typer
 def pairs(
     mijabench_align: Path = typer.Option(..., help="a MiJaBench-Align folder (or its .parquet)"),
     out: Path = typer.Option(Path("build/mijabench-align-pairs"), help="output dataset folder"),
-    holdout_groups: str = typer.Option("", help="comma-separated group ids kept out of train"),
-    holdout_strategies: str = typer.Option("", help="comma-separated strategy ids kept out of train"),
+    held_out_groups: str = typer.Option("", "--held-out-groups",
+                                        help="comma-separated group ids kept out of train"),
+    held_out_strategies: str = typer.Option("", "--held-out-strategies",
+                                            help="comma-separated strategy ids kept out of train"),
     test_fraction: float = typer.Option(0.1, help="share of seen counterfactual sets kept for test_seen"),
     seed: int = typer.Option(0, help="random seed for the choice of responses and test_seen"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace OUT even if mijabench did "
+                                   "not create it"),
 ) -> None:
     """DPO preference pairs (TRL conversational format) with held-out groups/strategies."""
     from mijabench.derived import pairs as pairs_mod
     from mijabench.derived.mijabench_align import read_align
 
-    holdout = pairs_mod.Holdout.parse(holdout_groups, holdout_strategies, test_fraction, seed)
+    from mijabench import atomic
+
+    atomic.claim_output(out, overwrite)
+    holdout = pairs_mod.Holdout.parse(held_out_groups, held_out_strategies, test_fraction, seed)
     stats = pairs_mod.write(out, read_align(mijabench_align), holdout)
     counts = ", ".join(f"{s}={stats.pairs.get(s, 0)}" for s in pairs_mod.PAIR_SPLITS)
     typer.echo(f"pairs: {counts}; templated={stats.templated}; "
@@ -27,4 +34,6 @@ def pairs(
 
 
 def register(app: typer.Typer, build_app: typer.Typer) -> None:
-    app.command("pairs")(pairs)
+    app.command("pairs", epilog="\b\nExample:\n  mijabench pairs --mijabench-align "
+                "build/mijabench-align --held-out-groups women \\\n"
+                "    --held-out-strategies chain_of_thought --out build/pairs")(pairs)

@@ -18,12 +18,14 @@ def release(
                                  "upload nothing"),
     resume: bool = typer.Option(False, "--resume", help="do not rebuild: push the tree already in "
                                 "OUT, skipping repos pushed before (after a failed push)"),
-    private: bool = typer.Option(False, "--private", help="create the repos private (a staging release)"),
+    public: bool = typer.Option(False, "--public", help="create the repos public (default: private, "
+                                "a staging release; make them public on the Hub when ready)"),
     only: Optional[str] = typer.Option(None, help="comma-separated subset: mijabench,mijabench_align,"
                                        "securebreak,metric,space,model"),
     mijabench_dir: Optional[Path] = typer.Option(None, "--mijabench", help="a built MiJaBench folder "
                                                  "(default: build the counterfactual config here)"),
-    per_group: Optional[int] = typer.Option(None, help="attacks per group when building MiJaBench"),
+    per_group: Optional[int] = typer.Option(None, min=1, help="attacks per group when building "
+                                            "MiJaBench (as in build mijabench)"),
     seed: int = typer.Option(0, help="seed when building MiJaBench"),
     metric: Optional[Path] = typer.Option(None, help="metric folder (default eval/selective_safety)"),
     space: Optional[Path] = typer.Option(None, help="Space folder (default spaces/probe)"),
@@ -31,15 +33,22 @@ def release(
                                          "(with mijabench_dpo.json); its card is rendered here"),
     mijabench_align: Optional[Path] = typer.Option(None, help="built MiJaBench-Align dataset folder"),
     securebreak: Optional[Path] = typer.Option(None, help="built SecureBreak dataset folder"),
-    endpoint: Optional[str] = typer.Option(None, help="Hub endpoint (default HF_ENDPOINT or huggingface.co)"),
+    hub_url: Optional[str] = typer.Option(None, "--hub-url", help="Hub server URL (default "
+                                          "HF_ENDPOINT or https://huggingface.co)"),
     pins: Optional[Path] = typer.Option(None, help="pin file to update after a push (default "
                                         "OUT/pinned_revisions.yaml, next to release.json)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace OUT even if mijabench did "
+                                   "not create it"),
 ) -> None:
     """Build every Hub repo folder, validate all cards, then (with --push) upload them."""
     from mijabench.errors import MijaError
     from mijabench.hub import loaders as hub_loaders
     from mijabench.release import plan as rel
 
+    from mijabench import atomic
+
+    if not resume:
+        atomic.claim_output(out, overwrite)
     if resume:
         manifest = rel.read_manifest(out)
         rel.verify_tree(out, manifest)
@@ -47,13 +56,13 @@ def release(
         sources = _sources(rel, mijabench_dir, per_group, seed, metric, space, model, mijabench_align, securebreak)
         if only:
             sources.include = tuple(k.strip() for k in only.split(",") if k.strip())
-        manifest = rel.build_release(out, org, sources, private=private)
+        manifest = rel.build_release(out, org, sources, private=not public)
     for line in rel.plan_lines(manifest):
         typer.echo(line)
     if dry_run or not push:
         typer.echo("dry run: nothing uploaded" if dry_run else f"built {out}; add --push to upload")
         return
-    results = rel.push_release(out, endpoint=endpoint, pins=pins)
+    results = rel.push_release(out, endpoint=hub_url, pins=pins)
     for r in results:
         typer.echo(f"  {r.status:<7} {r.repo_id}" + (f" @ {r.revision}" if r.revision else "")
                    + (f"  ({r.error})" if r.error else ""))
@@ -84,5 +93,6 @@ def metric_path() -> None:
 
 
 def register(app: typer.Typer, build_app: typer.Typer) -> None:
-    app.command("release")(release)
-    app.command("metric-path")(metric_path)
+    app.command("release", epilog="\b\nExamples:\n  mijabench release --out build/release --dry-run\n"
+                "  mijabench release --out build/release --push --org my-org")(release)
+    app.command("metric-path", epilog="\b\nExample:\n  mijabench metric-path")(metric_path)

@@ -59,8 +59,8 @@ class Holdout:
     def parse(cls, groups=None, strategies=None, test_fraction: float = 0.1, seed: int = 0) -> "Holdout":
         if not 0.0 <= test_fraction < 1.0:
             raise MijaError(f"--test-fraction {test_fraction}: must be in [0, 1)")
-        return cls(frozenset(_names("group", groups, "--holdout-groups")),
-                   frozenset(_names("strategy", strategies, "--holdout-strategies")), test_fraction, seed)
+        return cls(frozenset(_names("group", groups, "--held-out-groups")),
+                   frozenset(_names("strategy", strategies, "--held-out-strategies")), test_fraction, seed)
 
     def heldout(self, group: str, strategy: str) -> str:
         """'' (seen), 'group', 'strategy' or 'both'."""

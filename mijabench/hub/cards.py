@@ -243,7 +243,7 @@ def validate_card_on_hub(text: str, repo_type: str, where: str = "README.md",
     this sends the same request (``POST /api/validate-yaml``) to the endpoint being pushed to.
     """
     from huggingface_hub import constants
-    from huggingface_hub.errors import BadRequestError
+    from huggingface_hub.errors import BadRequestError, HfHubHTTPError
     from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
     response = get_session().post(f"{endpoint or constants.ENDPOINT}/api/validate-yaml",
                                   json={"content": text, "repoType": repo_type},
@@ -257,3 +257,9 @@ def validate_card_on_hub(text: str, repo_type: str, where: str = "README.md",
             errors = []
         detail = "; ".join(e for e in errors if e) or "no details given"
         raise MijaError(f"{where}: the Hub rejected the card metadata ({detail}); fix the card") from None
+    except HfHubHTTPError as exc:  # 401/403 (a rejected token), 5xx: one line, nothing uploaded
+        status = getattr(getattr(exc, "response", None), "status_code", "?")
+        hint = ("check the token (HF_TOKEN or `hf auth login`)" if status in (401, 403)
+                else "check the Hub endpoint and retry")
+        raise MijaError(f"{where}: the Hub refused the card check (HTTP {status}); {hint}; "
+                        "nothing was uploaded") from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -61,8 +60,7 @@ def write_dataset(out: Path, tables: dict[str, dict[str, pa.Table]], card_text: 
                   extra_files: dict[str, str] | None = None) -> Path:
     """Write the folder atomically (build in a sibling temp dir, then swap)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = atomic.staging_folder(out)  # refuses a foreign folder or a file before any work
     try:
         for config, splits in tables.items():
             for split, table in splits.items():
@@ -90,12 +88,5 @@ def write_manifest(folder: Path, tables: dict[str, dict[str, pa.Table]]) -> None
 
 
 def swap_folder(tmp: Path, out: Path) -> None:
-    """Replace folder ``out`` by the finished ``tmp`` (a sibling), keeping the old one until then."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
+    """Replace folder ``out`` by the finished ``tmp``: :func:`mijabench.atomic.swap_folder`."""
+    atomic.swap_folder(tmp, out)

@@ -119,11 +119,24 @@ def _load_dataset(repo: str, config, split, revision, **kwargs):
     return load_dataset(repo, config, split=split, revision=resolve_revision(repo, revision), **kwargs)
 
 
-def load_metric(repo: str | None = None, revision: str | None = None, **kwargs):
-    """``evaluate.load`` of the selective-safety metric Space at the pinned revision."""
-    import evaluate
+def load_metric(repo: str | None = None, revision: str | None = None, *,
+                allow_unpinned: bool = False, **kwargs):
+    """``evaluate.load`` of the selective-safety metric Space at the pinned revision.
+
+    A metric is Python code that runs here, so a Hub repo with neither ``revision`` nor a pin is
+    refused: its latest code is whatever was pushed last. ``allow_unpinned=True`` opts in. A local
+    folder (``mijabench metric-path``) is loaded as is.
+    """
     repo = repo or repo_id("metric")
-    return evaluate.load(repo, revision=resolve_revision(repo, revision), **kwargs)
+    if Path(repo).is_dir():
+        import evaluate
+        return evaluate.load(repo, **kwargs)
+    pinned = revision or pinned_revision(repo)
+    if pinned is None and not allow_unpinned:
+        raise MijaError(f"metric {repo}: no pinned revision, and its code would run here; pass "
+                        f"revision=COMMIT, set {PINS_ENV} to a pins file, or allow_unpinned=True")
+    import evaluate
+    return evaluate.load(repo, revision=pinned, **kwargs)
 
 
 def load_aligned_model(repo: str | None = None, revision: str | None = None, **kwargs):

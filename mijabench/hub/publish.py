@@ -30,7 +30,9 @@ def resolve_token(token: str | None = None, what: str = "push") -> str:
     from huggingface_hub import get_token
     token = token or get_token()
     if not token:
-        raise MijaError(f"{what}: no Hugging Face token found; pass --token, set HF_TOKEN or run "
+        # only publish-model has a --token option; every command reads HF_TOKEN and the login
+        hint = "pass --token, " if what == "publish-model" else ""
+        raise MijaError(f"{what}: no Hugging Face token found; {hint}set HF_TOKEN or run "
                         "`hf auth login` (nothing was created or uploaded)")
     return token
 

@@ -45,6 +45,8 @@ def build(entry, dest: Path, sources, entries) -> None:
                 "model": _build_model}
     builder = builders.get(entry.key, _copy_built)
     builder(entry, Path(dest), sources, entries)
+    # a repo folder inside the release tree is not an output folder of its own: no marker
+    (Path(dest) / atomic.MARKER).unlink(missing_ok=True)
 
 
 def _files(folder: Path):

@@ -76,7 +76,7 @@ class Sources:
 
 
 # --- building -----------------------------------------------------------------------------------
-def plan_repos(org: str, sources: Sources, private: bool = False) -> list[RepoEntry]:
+def plan_repos(org: str, sources: Sources, private: bool = True) -> list[RepoEntry]:
     """The repos this release holds: the ``include`` subset, else every deliverable whose source
     exists (MiJaBench is always buildable)."""
     from mijabench.release import cards as release_cards
@@ -99,7 +99,7 @@ def plan_repos(org: str, sources: Sources, private: bool = False) -> list[RepoEn
 
 
 def build_release(out: Path, org: str = hub_loaders.DEFAULT_ORG, sources: Sources | None = None,
-                  private: bool = False, progress: bool = True) -> dict:
+                  private: bool = True, progress: bool = True) -> dict:
     """Build and validate every repo folder, then swap the finished tree into ``out``."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 

@@ -21,7 +21,7 @@ from mijabench.specs import (
 )
 
 ENDPOINT_OPTIONS = ("concurrency", "max_retries", "timeout", "token", "backoff_base",
-                    "backoff_max", "http_client")
+                    "backoff_max", "http_client", "max_response_chars")
 LOCAL_OPTIONS = ("device", "batch_size", "dtype", "threads")
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 from mijabench.errors import MijaError
 from mijabench.run.http import (
     TRANSPORTS,
+    EmptyReply,
     Session,
     backoff_delay,
     classify,
@@ -34,6 +35,10 @@ from mijabench.run.http import (
 from mijabench.run.types import Generation, GenParams, chat
 
 log = logging.getLogger("mijabench")
+
+# Characters kept of one reply. Generous for any max_new_tokens the audit uses; a server that
+# ignores max_tokens cannot fill the disk or the judge. Cut replies are flagged ``truncated``.
+MAX_RESPONSE_CHARS = 32_000
 
 
 # --- remote endpoints ---------------------------------------------------------------------------
@@ -49,7 +54,7 @@ class EndpointBackend:
     def __init__(self, urls: list[str] | str, model: str | None = None, concurrency: int = 16,
                  max_retries: int = 5, timeout: float = 60, token: str | None = None,
                  backoff_base: float = 0.5, backoff_max: float = 30.0,
-                 http_client: str = "aiohttp"):
+                 http_client: str = "aiohttp", max_response_chars: int | None = None):
         from mijabench.errors import unknown_name
 
         if isinstance(urls, str):  # a spec string: the one list syntax (URL|URL), not commas
@@ -64,6 +69,9 @@ class EndpointBackend:
                 raise MijaError(f"--endpoint {url!r}: expected an http(s)://HOST:PORT URL")
         if concurrency < 1 or max_retries < 0:
             raise MijaError("--concurrency must be >= 1 and --max-retries >= 0")
+        self.max_response_chars = int(max_response_chars or MAX_RESPONSE_CHARS)
+        if self.max_response_chars < 1:
+            raise MijaError("--max-response-chars must be >= 1")
         if http_client not in TRANSPORTS:
             raise unknown_name("http client", http_client, list(TRANSPORTS), "--http-client")
         self.model = model or None
@@ -152,6 +160,8 @@ class EndpointBackend:
             try:
                 await transport.complete(url, chat("ping"), payload)
                 return ""
+            except EmptyReply:  # a 1-token reply may be blank; the server answers, go on
+                return ""
             except Exception as exc:  # noqa: BLE001 -- turned into a one-line message
                 reason, retryable, _ = classify(exc)
                 return probe_problem(url, reason, retryable, self.timeout)
@@ -236,7 +246,9 @@ class EndpointBackend:
             busy[url] += 1
             try:
                 text = await transport.complete(url, messages, payload)
-                return Generation(text, "", time.perf_counter() - start)
+                cut = len(text) > self.max_response_chars
+                return Generation(text[:self.max_response_chars], "", time.perf_counter() - start,
+                                  truncated=cut)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 -- every failure becomes a per-row error

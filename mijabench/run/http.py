@@ -50,6 +50,18 @@ class BadResponse(Exception):
     """A 2xx answer that is not a chat completion."""
 
 
+class EmptyReply(BadResponse):
+    """A chat completion with no choices or no content: a failed row, retried, never a response."""
+
+
+class BodyTooLarge(BadResponse):
+    """A reply body above MAX_BODY_BYTES: not read further."""
+
+
+# Far above any chat completion of a few thousand tokens; a body past it is a broken server.
+MAX_BODY_BYTES = 8 << 20
+
+
 def chat_url(base_url: str) -> str:
     """``http://h:p`` -> ``http://h:p/v1/chat/completions`` (as huggingface_hub builds it)."""
     path = urlparse(base_url).path.rstrip("/")
@@ -106,6 +118,10 @@ def classify(exc: BaseException) -> tuple[str, bool, float | None]:
         return "connection refused", True, None
     if isinstance(exc, (aiohttp.ClientError, httpx2.TransportError, ConnectionError)):
         return f"connection error ({type(exc).__name__})", True, None
+    if isinstance(exc, EmptyReply):
+        return "empty reply", True, None
+    if isinstance(exc, BodyTooLarge):
+        return f"reply body over {MAX_BODY_BYTES >> 20} MiB", False, None
     if isinstance(exc, BadResponse):
         return "invalid chat completion response", False, None
     return type(exc).__name__, False, None
@@ -140,19 +156,41 @@ class AiohttpChat:
         target, headers = self._route(url)
         body = _dumps({**payload, "messages": messages})
         async with self._session.post(target, data=body, headers=headers) as resp:
-            raw = await resp.read()
             if resp.status >= 300:
                 raise HTTPStatus(resp.status, _retry_after(resp.headers.get("Retry-After")))
+            raw = await _read_capped(resp.content)
         try:
             choices = _loads(raw)["choices"]
-            return (choices[0]["message"].get("content") or "") if choices else ""
+            content = choices[0]["message"].get("content") if choices else None
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise BadResponse() from None
+        return _content(content)
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _read_capped(stream) -> bytes:
+    chunks, size = [], 0
+    async for chunk in stream.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _content(content) -> str:
+    """The reply text; an empty or missing one is an error (retried), never an empty response."""
+    if not isinstance(content, str):
+        if content is None:
+            raise EmptyReply()
+        raise BadResponse()
+    if not content.strip():
+        raise EmptyReply()
+    return content
 
 
 class HubChat:
@@ -173,9 +211,7 @@ class HubChat:
 
     async def complete(self, url: str, messages: list[dict], payload: dict) -> str:
         out = await self._client(url).chat_completion(messages, **payload)
-        if not out.choices:
-            return ""
-        return out.choices[0].message.content or ""
+        return _content(out.choices[0].message.content if out.choices else None)
 
     async def aclose(self) -> None:
         for client in self._clients.values():

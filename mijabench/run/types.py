@@ -19,6 +19,16 @@ class GenParams:
     top_p: float = 1.0
     seed: int = 0
 
+    def __post_init__(self):
+        # one check for every caller (CLI, API, Space): a bad value fails before any generation
+        from mijabench.errors import MijaError
+        if not int(self.max_new_tokens) >= 1:
+            raise MijaError(f"--max-new-tokens {self.max_new_tokens}: must be >= 1")
+        if not float(self.temperature) >= 0:
+            raise MijaError(f"--temperature {self.temperature}: must be >= 0 (0 = greedy)")
+        if not 0 < float(self.top_p) <= 1:
+            raise MijaError(f"--top-p {self.top_p}: must be in (0, 1]")
+
     def to_dict(self) -> dict:
         """Canonical, typed values: part of every response's resume key (``schema.gen_key``)."""
         d = asdict(self)
@@ -31,6 +41,7 @@ class Generation:
     text: str
     error: str = ""        # "" when generation succeeded; else a short reason (no dataset text)
     latency_s: float = 0.0
+    truncated: bool = False  # the text was cut at the backend's response-length cap
 
 
 @runtime_checkable

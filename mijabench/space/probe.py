@@ -86,6 +86,9 @@ def check_request(req: ProbeRequest, config: SpaceConfig) -> None:
     limits = config.limits
     config.model(req.model)
     taxonomy.check_language(req.language, "language")
+    twice = sorted({g for g in req.groups if req.groups.count(g) > 1})
+    if twice:
+        raise MijaError(f"groups: {twice[0]!r} is picked more than once; pick each group once")
     if len(req.groups) < 2:
         raise MijaError("groups: pick at least two groups to compare side by side")
     if len(req.groups) > limits.max_groups:

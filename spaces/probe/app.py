@@ -128,7 +128,7 @@ def probe_tab(demo, config, pool, judge) -> None:
                                    value=0, label="Template variant")
             category = gr.Dropdown(first["scenario_categories"],
                                    value=first["scenario_categories"][0][1], label="Scenario")
-            scenario = gr.Dropdown(sp.scenario_choices("en", "workplace"), value=0,
+            scenario = gr.Dropdown(sp.scenario_choices("en", first["scenario_categories"][0][1]), value=0,
                                    label="Scenario text", scale=2)
     with gr.Row(equal_height=True):
         run = gr.Button("Probe", variant="primary", elem_id="probe-run", scale=1, min_width=160)
