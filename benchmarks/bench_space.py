@@ -40,7 +40,7 @@ def main() -> None:
             t = time.perf_counter()
             _, _, verdicts = client.predict(
                 "SmolLM2-135M-Instruct (embedded)", "en", "intent", "leadership_exclusion", "",
-                "persona_assignment", "workplace", 0, 0, groups, "harmful", api_name="/probe")
+                "persona_assignment", "economy_work", 0, 0, groups, "harmful", api_name="/probe")
             probes.append((time.perf_counter() - t, [row[2] for row in verdicts["data"]]))
     print(f"space start-up (page served): {startup:6.1f} s   target < {STARTUP_TARGET_S:.0f} s   "
           f"ratio {startup / STARTUP_TARGET_S:.2f}")

@@ -6,10 +6,12 @@ Every lookup of an unknown name raises :class:`MijaError` listing the valid ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable
 
 import yaml
 
@@ -32,9 +34,14 @@ class Group:
 class Named:
     id: str
     names: dict
+    descriptions: dict = field(default_factory=dict)  # per language; scenario categories only
+    aliases: tuple[str, ...] = ()  # other names that resolve to this id (see resolve_scenario_category)
 
     def name(self, language: str = "en") -> str:
         return self.names[check_language(language)]
+
+    def description(self, language: str = "en") -> str:
+        return self.descriptions.get(check_language(language), "")
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +62,30 @@ def strategies() -> dict[str, Named]:
 
 @lru_cache(maxsize=1)
 def scenario_categories() -> dict[str, Named]:
-    return {s["id"]: Named(s["id"], s["name"]) for s in _raw()["scenario_categories"]}
+    return {s["id"]: Named(s["id"], s["name"], s.get("description", {}), tuple(s.get("aliases", ())))
+            for s in _raw()["scenario_categories"]}
+
+
+def _name_key(name: str) -> str:
+    """Case-, accent- and punctuation-blind key; "and"/"e" drop so "A & B" == "A and B" == "a_b"."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return " ".join(w for w in re.split(r"[^a-z0-9+]+", plain) if w and w not in ("and", "e"))
+
+
+@lru_cache(maxsize=1)
+def _scenario_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for c in scenario_categories().values():
+        for name in (c.id, *c.names.values(), *c.aliases):
+            if index.setdefault(_name_key(name), c.id) != c.id:
+                raise MijaError(f"taxonomy.yaml: scenario name {name!r} maps to both "
+                                f"{index[_name_key(name)]} and {c.id}; keep it on one category")
+    return index
+
+
+def resolve_scenario_category(name: str) -> str | None:
+    """The category id for an id, EN/PT display name or alias (any case/accents); None if unknown."""
+    return _scenario_index().get(_name_key(str(name or ""))) or None
 
 
 def check_language(language: str, where: str = "") -> str:

@@ -6,14 +6,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mijabench.bench import seeds
 from mijabench import taxonomy
+from mijabench.bench import seeds
 from mijabench.errors import MijaError
 
 CASES = Path(__file__).parent / "data" / "group_alias_cases.csv"
 
 
-@pytest.mark.parametrize("case", list(csv.DictReader(open(CASES))), ids=lambda c: f"{c['source']}-{c['name']}")
+@pytest.mark.parametrize("case", list(csv.DictReader(CASES.open(encoding="utf-8"))), ids=lambda c: f"{c['source']}-{c['name']}")
 def test_group_alias_table(case):
     expected = case["expected"] or None
     assert seeds.map_group(case["source"], case["name"], "test") == expected
@@ -26,8 +26,70 @@ def test_alias_targets_exist_in_taxonomy():
 
 
 def test_unknown_source_group_names_the_file_and_valid_ids():
-    with pytest.raises(MijaError, match=r"seeds\.csv:row 3.*unknown group 'klingons'.*valid groups:"):
+    with pytest.raises(MijaError, match=r"seeds\.csv:row 3.*unknown group 'klingons'.*valid groups:.*"
+                       r"--group-map FILE\.yaml"):
         seeds.map_group("toxsyn-pt", "klingons", "seeds.csv:row 3")
+
+
+def test_every_display_name_maps_back_to_its_group():
+    for group in taxonomy.groups().values():
+        for name in group.names.values():
+            for spelling in (name, name.upper(), name.lower()):
+                assert seeds.map_group("upstream", spelling, "test") == group.id, spelling
+
+
+def test_no_spelling_maps_to_two_groups():
+    """Folding (case, accents, plurals) must never merge names of different groups."""
+    owner: dict[str, set] = {}
+    for group in taxonomy.groups().values():
+        for name in (group.id, *group.names.values()):
+            owner.setdefault(seeds.name_key(name), set()).add(group.id)
+    for table in seeds.group_aliases().values():
+        for name, target in table.items():
+            if target is not None:
+                owner.setdefault(seeds.name_key(name), set()).add(target)
+    clashes = {key: ids for key, ids in owner.items() if len(ids) > 1}
+    assert not clashes
+
+
+def test_group_map_file_adds_and_overrides_names(tmp_path):
+    path = tmp_path / "groups.yaml"
+    path.write_text("Klingons: muslim\nRoma people: null\nJews: pessoas negras\n", encoding="utf-8")
+    group_map = seeds.read_group_map(path)
+    assert group_map == {"Klingons": "muslim", "Roma people": None, "Jews": "black"}
+    assert seeds.map_group("upstream", "KLINGONS", "t", group_map) == "muslim"
+    assert seeds.map_group("upstream", "roma_people", "t", group_map) is None
+    assert seeds.map_group("upstream", "Jews", "t", group_map) == "black"  # the user's map wins
+    assert seeds.map_group("upstream", "Jews", "t") == "jewish"
+    (tmp_path / "wrapped.yaml").write_text("groups:\n  Klingons: women\n")
+    assert seeds.read_group_map(tmp_path / "wrapped.yaml") == {"Klingons": "women"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Klingons: [muslim\n", r"groups\.yaml: not valid YAML \(line \d\)"),
+    ("- muslim\n- black\n", r"groups\.yaml: expected a mapping of group name -> taxonomy group id"),
+    ("", r"groups\.yaml: expected a mapping"),
+    ("Klingons: vulcans\n", r"groups\.yaml: entry 'Klingons': unknown group 'vulcans'; map names onto one of: black"),
+    ("Klingons: {a: b}\n", r"groups\.yaml: entry 'Klingons': expected `name: group id`"),
+])
+def test_bad_group_map_is_one_line(tmp_path, text, message):
+    path = tmp_path / "groups.yaml"
+    path.write_text(text)
+    with pytest.raises(MijaError, match=r"^--group-map .*" + message) as err:
+        seeds.read_group_map(path)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_group_map_file(tmp_path):
+    with pytest.raises(MijaError, match=r"nope\.yaml: file not found"):
+        seeds.read_group_map(tmp_path / "nope.yaml")
+
+
+def test_group_map_reaches_the_seed_readers(tmp_path):
+    (tmp_path / "hate_klingons.txt").write_text("a\nb\n")
+    group_map = {"klingons": "women"}
+    table = seeds.read_seeds([tmp_path], group_map)
+    assert table.column("group").to_pylist() == ["women", "women"]
 
 
 def test_real_toxigen_import(toxigen_dir):

@@ -23,7 +23,7 @@ from space_fixtures import (FAKE_TOKEN, KNOWN_DR, REFUSAL, SECRET_PATH,  # noqa:
 
 def request(**kw) -> space_probe.ProbeRequest:
     base = dict(model="m", language="en", groups=("black", "jewish"), strategy="persona_assignment",
-                scenario_category="workplace", intent_id="leadership_exclusion")
+                scenario_category="economy_work", intent_id="leadership_exclusion")
     return space_probe.ProbeRequest(**{**base, **kw})
 
 
@@ -113,7 +113,7 @@ def client(space_app, tmp_path_factory):
 
 
 PROBE_DEFAULTS = dict(model_name="scripted", lang="en", src="intent", intent_id="leadership_exclusion",
-                      custom="", strat="persona_assignment", cat="workplace", scen=0, tmpl=0,
+                      custom="", strat="persona_assignment", cat="economy_work", scen=0, tmpl=0,
                       grps=["black", "jewish"], knd="harmful")
 
 

@@ -82,6 +82,7 @@ def build_paper(seeds: pa.Table, languages, strategies, seed: int, per_group: in
 def build_configs(configs=("counterfactual",), languages=("en", "pt"), seed: int = 0,
                   per_group: int | None = None, seeds: list[Path] | pa.Table | None = None,
                   strategies=None, rewriter=None, upstream: list[Path] | None = None,
+                  group_map: dict | None = None,
                   ) -> dict[str, dict[str, pa.Table]]:
     """Build the requested configs; ``rewriter`` (see rewriters.py) post-processes every table.
 
@@ -100,12 +101,12 @@ def build_configs(configs=("counterfactual",), languages=("en", "pt"), seed: int
         if seeds is None:
             raise MijaError("the paper config needs --seeds PATH (a ToxiGen-style folder and/or a "
                             "ToxSyn-PT-style .parquet/.csv)")
-        seed_table = seeds if isinstance(seeds, pa.Table) else read_seeds(list(seeds))
+        seed_table = seeds if isinstance(seeds, pa.Table) else read_seeds(list(seeds), group_map)
         result["paper"] = build_paper(seed_table, languages, strategies, seed, per_group)
     if rewriter is not None:
         result = {c: {s: rewriter.apply(t) for s, t in splits.items()} for c, splits in result.items()}
     if upstream:
         from mijabench.bench.upstream import prompt_table
-        table = pa.concat_tables([prompt_table(Path(p)) for p in upstream])
+        table = pa.concat_tables([prompt_table(Path(p), group_map) for p in upstream])
         result[UPSTREAM_CONFIG] = {"harmful": table}
     return result

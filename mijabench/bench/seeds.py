@@ -7,8 +7,9 @@ nothing on disk. Seed text never appears in messages: it is hateful by design.
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -41,16 +42,99 @@ def fold_name(name: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("_", " ")
 
 
-def map_group(source: str, name: str, where: str) -> str | None:
-    """Map a source's group name to a taxonomy id (None = known but not imported)."""
-    table = {fold_name(k): v for k, v in group_aliases()[source].items()}
-    key = fold_name(name)
-    if key in table:
-        return table[key]
-    if name in taxonomy.groups():  # our own ids are always accepted
-        return name
-    valid = sorted(set(list(group_aliases()[source]) + list(taxonomy.groups())))
-    raise MijaError(f"{where}: unknown group {name!r}; valid groups: {', '.join(valid)}")
+PEOPLE_WORDS = {"person": "people", "persons": "people", "peoples": "people"}
+SOURCES = ("toxigen", "toxsyn-pt", "upstream")  # sections of group_aliases.yaml besides `common`
+
+
+def _singular(word: str) -> str:
+    """Crude EN/PT singular, applied to both sides of every lookup (so it only has to be stable)."""
+    if word in PEOPLE_WORDS:
+        return PEOPLE_WORDS[word]
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"          # disabilities -> disability
+    if word.endswith(("res", "zes")):
+        return word[:-2]                # mulheres -> mulher
+    return word[:-1]                    # jews -> jew, pessoas negras -> pessoa negra
+
+
+def name_key(name: object) -> str:
+    """The matching key of a group name: case, accents, separators and plurals ignored."""
+    words = re.sub(r"[\s_\-/]+", " ", fold_name(str(name))).split()
+    if words and words[0] == "the":
+        words = words[1:]
+    return " ".join(_singular(w) for w in words)
+
+
+@cache
+def _builtin(source: str) -> dict[str, str | None]:
+    """Every accepted spelling for ``source``: ids, display names, common and source labels."""
+    aliases = group_aliases()
+    index: dict[str, str | None] = {}
+    for group in taxonomy.groups().values():
+        for name in (group.id, *group.names.values()):
+            index[name_key(name)] = group.id
+    for section in ("common", *SOURCES):
+        for name, target in (aliases.get(section) or {}).items():
+            if target is not None:
+                index.setdefault(name_key(name), target)
+    index.update({name_key(k): v for k, v in (aliases.get(source) or {}).items()})
+    return index
+
+
+def map_group(source: str, name: str, where: str, group_map: dict | None = None) -> str | None:
+    """Map a group name as written in ``source`` to a taxonomy id (None = known, not imported).
+
+    ``group_map`` (from :func:`read_group_map`) is consulted first, then the built-in names.
+    """
+    key = name_key(name)
+    for table in ({name_key(k): v for k, v in (group_map or {}).items()}, _builtin(source)):
+        if key in table:
+            return table[key]
+    raise MijaError(f"{where}: unknown group {str(name)!r}; valid groups: "
+                    f"{', '.join(taxonomy.groups())} (ids, their EN/PT names or common spellings); "
+                    "map other names with --group-map FILE.yaml (one `name: group id` a line)")
+
+
+def read_group_map(path: Path) -> dict[str, str | None]:
+    """A ``--group-map`` YAML file: ``name: group`` lines (a group id or any accepted name; null
+    skips that group). An optional top-level ``groups:`` key may hold the mapping."""
+    path = Path(path)
+    where = f"--group-map {path}"
+    if not path.is_file():
+        raise MijaError(f"{where}: file not found; pass a YAML file of `name: group id` lines")
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8"))
+    except UnicodeDecodeError:
+        raise MijaError(f"{where}: not valid UTF-8; re-save the file as UTF-8") from None
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        at = f" (line {line + 1})" if line is not None else ""
+        raise MijaError(f"{where}: not valid YAML{at}; write one `name: group id` a line") from None
+    if isinstance(raw, dict) and set(raw) == {"groups"}:
+        raw = raw["groups"]
+    if not isinstance(raw, dict) or not raw:
+        raise MijaError(f"{where}: expected a mapping of group name -> taxonomy group id "
+                        "(`Roma people: null` skips a group); got no mapping")
+    out: dict[str, str | None] = {}
+    for name, target in raw.items():
+        if not isinstance(name, (str, int)) or not isinstance(target, (str, type(None))):
+            raise MijaError(f"{where}: entry {str(name)!r}: expected `name: group id` (text) or "
+                            "`name: null`")
+        out[str(name)] = None if target is None else _map_target(target, f"{where}: entry {str(name)!r}")
+    return out
+
+
+def _map_target(target: str, where: str) -> str:
+    try:
+        group = _builtin("upstream")[name_key(target)]
+    except KeyError:
+        raise MijaError(f"{where}: unknown group {target!r}; map names onto one of: "
+                        f"{', '.join(taxonomy.groups())} (or null to skip them)") from None
+    if group is None:  # not reachable today: the upstream section maps every name it lists
+        raise MijaError(f"{where}: {target!r} is not imported; write null to skip it")
+    return group
 
 
 def _table(rows: dict[str, list]) -> pa.Table:
@@ -68,7 +152,7 @@ def _clean_line(raw: bytes, where: str) -> str:
     return text.strip()
 
 
-def read_toxigen(path: Path) -> pa.Table:
+def read_toxigen(path: Path, group_map: dict | None = None) -> pa.Table:
     """ToxiGen-style folder of ``hate_<group>.txt`` / ``neutral_<group>.txt`` (one sentence a line)."""
     path = Path(path)
     if not path.is_dir():
@@ -79,7 +163,7 @@ def read_toxigen(path: Path) -> pa.Table:
     rows: dict[str, list] = {k: [] for k in SEED_SCHEMA.names}
     for file in files:
         stance, name = file.stem.split("_", 1)
-        group = map_group("toxigen", name, str(file))
+        group = map_group("toxigen", name, str(file), group_map)
         if group is None:
             continue
         for lineno, raw in enumerate(file.read_bytes().splitlines(keepends=True), start=1):
@@ -105,7 +189,7 @@ def _truthy(value, where: str) -> bool:
     raise MijaError(f"{where}: is_toxic must be true/false or 1/0")
 
 
-def read_toxsyn(path: Path) -> pa.Table:
+def read_toxsyn(path: Path, group_map: dict | None = None) -> pa.Table:
     """ToxSyn-PT-style Parquet/CSV/JSONL with ``text``, ``group`` and ``is_toxic`` columns."""
     path = Path(path)
     table = read_table(path, "ToxSyn-PT-style table")
@@ -118,7 +202,7 @@ def read_toxsyn(path: Path) -> pa.Table:
             raise MijaError(f"{where}: empty text; remove the row or fill it")
         if name is None:
             raise MijaError(f"{where}: empty group; fill it with a taxonomy group")
-        group = map_group("toxsyn-pt", name, f"{where} column 'group'")
+        group = map_group("toxsyn-pt", name, f"{where} column 'group'", group_map)
         stance = "hate" if _truthy(toxic, f"{where} column 'is_toxic'") else "neutral"
         if group is None:
             continue
@@ -127,7 +211,8 @@ def read_toxsyn(path: Path) -> pa.Table:
     return _table(rows)
 
 
-def read_seeds(paths: list[Path]) -> pa.Table:
+def read_seeds(paths: list[Path], group_map: dict | None = None) -> pa.Table:
     """Read several seed sources; a folder is ToxiGen-style, a table file is ToxSyn-PT-style."""
-    tables = [read_toxigen(p) if Path(p).is_dir() else read_toxsyn(p) for p in paths]
+    tables = [read_toxigen(p, group_map) if Path(p).is_dir() else read_toxsyn(p, group_map)
+              for p in paths]
     return pa.concat_tables(tables) if tables else _table({k: [] for k in SEED_SCHEMA.names})

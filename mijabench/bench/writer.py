@@ -20,8 +20,9 @@ FIELDS = [
     ("intent_id", "intent template id (counterfactual)"), ("seed_text", "hate-speech seed (paper)"),
     ("seed_source", "where the seed came from"),
     ("counterfactual_id", "same value for the same attack across groups"),
-    ("template_id", "strategy template id"), ("prompt", "the jailbreak prompt"),
+    ("template_id", "strategy template id; Representation Shifting ids end in the transform, e.g. rs_en_base64"), ("prompt", "the jailbreak prompt"),
     ("rewriter", "template or llm:<model>"),
+    ("rewrite_attempts", "LLM rewrites tried for the prompt (0 = none)"),
 ]
 
 
@@ -38,7 +39,20 @@ def stats_table(tables: dict[str, dict[str, pa.Table]]) -> str:
     rows.append(["**all**", "", "", f"**{sum(v for k, v in counts.items() if k[3] == 'harmful')}**",
                  f"**{sum(v for k, v in counts.items() if k[3] == 'benign')}**"])
     text = markdown.table(["config", "language", "group", "harmful", "benign"], rows, align=["", "", "", "r", "r"])
-    return text + f"\n\nTotal rows: {sum(counts.values())}."
+    return text + f"\n\nTotal rows: {sum(counts.values())}." + unknown_categories_note(tables)
+
+
+def unknown_categories_note(tables: dict[str, dict[str, pa.Table]]) -> str:
+    """Rows whose source gave no scenario category we could place (imported authors' rows)."""
+    from mijabench.bench.upstream import UNKNOWN_CATEGORY
+
+    unknown = {config: sum(t.column("scenario_category").to_pylist().count(UNKNOWN_CATEGORY)
+                           for t in splits.values()) for config, splits in tables.items()}
+    parts = [f"{n} rows of `{config}`" for config, n in unknown.items() if n]
+    if not parts:
+        return ""
+    return (f"\n\nScenario category `{UNKNOWN_CATEGORY}`: {', '.join(parts)}. Their source gave no "
+            "scenario category, or one that matches none of the 21 categories or their aliases.")
 
 
 def card_text(tables: dict[str, dict[str, pa.Table]], rewriter: str, seed: int,
