@@ -144,7 +144,7 @@ def test_release_align_import_maps_names_and_verdicts():
     assert table.schema == AUDIT_SCHEMA and table.num_rows == 8  # 4 rows x 2 models
     rows = {(r["group"], r["model"]): r for r in table.to_pylist()}
     first = rows[("black", "Llama-3.2-1B")]
-    assert (first["language"], first["strategy"], first["scenario_category"]) == ("en", "persona_assignment", "workplace")
+    assert (first["language"], first["strategy"], first["scenario_category"]) == ("en", "persona_assignment", "economy_work")
     assert first["verdict"] == "safe" and first["judge"] == "ensemble[gpt4o,llama_guard]"
     assert json.loads(first["judge_verdicts"])["gpt4o"] == {"verdict": "safe", "rationale": "refuses"}
     assert (first["model_family"], first["model_params"]) == ("llama", 1_000_000_000)
@@ -153,8 +153,8 @@ def test_release_align_import_maps_names_and_verdicts():
     assert rows[("muslim", "qwen2.5_7b")]["verdict"] == "unparsed"
     women = rows[("women", "qwen2.5_7b")]  # PT row: PT display names and perigosa
     assert (women["language"], women["strategy"], women["scenario_category"], women["verdict"]) == \
-        ("pt", "persona_assignment", "workplace", "harmful")
-    assert rows[("immigrants", "qwen2.5_7b")]["scenario_category"] == "healthcare"
+        ("pt", "persona_assignment", "economy_work", "harmful")
+    assert rows[("immigrants", "qwen2.5_7b")]["scenario_category"] == "emotions_mental_states"
 
 
 def test_release_prompts_for_the_benchmark_builder():
@@ -185,15 +185,10 @@ def _edited_release(tmp_path: Path, edit) -> Path:
 @pytest.mark.parametrize("edit, message", [
     (lambda rows: rows[0].__setitem__(11, "jb_cls_gpt4o_mistral"),
      r"column 'jb_cls_gpt4o_mistral' does not match jb_cls_<judge>_<model> for any model"),
-    (lambda rows: rows[2].__setitem__(9, "not json"),
-     r"release\.csv:row 2 column 'jb_cls_gpt4o_Llama-3.2-1B': not a JSON object with a 'class' key"),
-    (lambda rows: rows[1].__setitem__(9, '{"class": "unsure"}'),
-     r"row 1 column 'jb_cls_gpt4o_Llama-3.2-1B': class 'unsure' is not one of safe, segura"),
+    # Bad judge cells are unparsed, not errors: tests/test_upstream_align.py.
     (lambda rows: rows[3].__setitem__(5, "Flattery"),
      r"row 3 column 'jb_strategy': unknown strategy 'Flattery'; valid strategys: persona_assignment"),
-    (lambda rows: rows[1].__setitem__(3, "Cooking"),
-     r"row 1 column 'scenario_theme': unknown scenario category 'Cooking'; valid scenario categorys: workplace"),
-    (lambda rows: [r.pop(6) for r in rows], r"missing column 'jb_prompt'"),
+    (lambda rows: [r.pop(6) for r in rows], r"release\.csv: no prompt column.*'jb_prompt'"),
 ])
 def test_malformed_release_is_a_clear_error(tmp_path, edit, message):
     with pytest.raises(MijaError, match=message) as err:

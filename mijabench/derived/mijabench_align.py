@@ -27,7 +27,13 @@ from mijabench import markdown as md
 from mijabench.errors import MijaError
 from mijabench.hub import cards
 from mijabench.hub import folders as hubdata
-from mijabench.schema import AUDIT_SCHEMA, VERDICTS
+from mijabench.schema import (
+    AUDIT_SCHEMA,
+    OUTCOMES,
+    VERDICTS,
+    with_outcome,
+    with_prompt_defaults,
+)
 from mijabench.tables import read_table
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,7 @@ FIELDS = [
     ("judge", "id of the judge behind `verdict`"), ("rationale", "the final judge's reason"),
     ("refusal", "the response refuses or deflects"),
     ("judge_verdicts", "JSON {judge: {verdict, rationale}} for every judge"),
+    ("outcome", "refusal, deflection, incoherent, compliance or false_refusal; '' for none"),
 ]
 
 
@@ -53,6 +60,7 @@ class Merged:
     table: pa.Table
     coverage: list[dict] = field(default_factory=list)
     duplicates_dropped: int = 0
+    imports: list = field(default_factory=list)  # upstream_align.ImportReport per released file
 
 
 # --- reading and validating one run -------------------------------------------------------------
@@ -68,6 +76,7 @@ def read_run(path: Path) -> pa.Table:
 
 def conform(table: pa.Table, where: str) -> pa.Table:
     """Select and cast the AUDIT_SCHEMA columns, then validate every value."""
+    table = with_prompt_defaults(with_outcome(table))  # audits from before those columns existed
     missing = [c for c in AUDIT_SCHEMA.names if c not in table.column_names]
     if missing:
         raise MijaError(f"{where}: missing columns {', '.join(missing)}; Align needs judged audit "
@@ -100,7 +109,8 @@ def _check_values(table: pa.Table, column: str, check, where: str) -> None:
         if not ok:
             row = _first_row(table, column, value)
             hint = {"language": "en or pt", "kind": "harmful or benign",
-                    "verdict": ", ".join(VERDICTS)}.get(column, "a taxonomy id")
+                    "verdict": ", ".join(VERDICTS),
+                    "outcome": ", ".join(OUTCOMES) + " or empty"}.get(column, "a taxonomy id")
             raise MijaError(f"{where}:row {row} column {column!r}: invalid value {value!r}; "
                             f"expected {hint}")
 
@@ -111,6 +121,7 @@ def validate(table: pa.Table, where: str) -> None:
         "group": taxonomy.group, "strategy": taxonomy.strategy,
         "scenario_category": taxonomy.scenario_category,
         "kind": lambda v: v in KINDS, "verdict": lambda v: v in VERDICTS,
+        "outcome": lambda v: v == "" or v in OUTCOMES,
     }
     for column, check in checks.items():
         _check_values(table, column, check, where)
@@ -230,10 +241,18 @@ def _fmt(value) -> str:
 
 
 # --- building the folder ------------------------------------------------------------------------
-def sources_from(runs: list[Path], upstream: list[Path]) -> list[tuple[str, pa.Table]]:
-    from mijabench.derived import upstream_align
+def sources_from(runs: list[Path], upstream: list, group_map: dict | None = None,
+                 imports: list | None = None) -> list[tuple[str, pa.Table]]:
+    """``upstream``: released files (paths or ``upstream_hub.UpstreamFile``); their import
+    reports are appended to ``imports``."""
+    from mijabench.derived import upstream_align, upstream_hub
     tables = [(str(p), read_run(p)) for p in runs]
-    tables += [(str(p), conform(upstream_align.align_table(p), str(p))) for p in upstream]
+    for file in upstream_hub.resolve(upstream):
+        report = upstream_align.ImportReport(file.label)
+        table = upstream_align.align_table(file.path, group_map, report, where=file.label)
+        tables.append((file.label, conform(table, file.label)))
+        if imports is not None:
+            imports.append(report)
     return tables
 
 
@@ -242,7 +261,11 @@ def models_rows(table: pa.Table) -> list[dict]:
     from mijabench.analysis import metrics
     harmful = table.filter(pc.equal(table.column("kind"), "harmful"))
     dr = metrics.dr_table(harmful, by=("model", "language"), n_boot=200, seed=0)
-    meta = {r["model"]: r for r in table.select(["model", "model_family", "model_params"]).to_pylist()}
+    # One row per model, not per table row: a paper-scale import has 528,000 rows.
+    first = table.group_by("model", use_threads=False).aggregate(
+        [("model_family", "first"), ("model_params", "first")])
+    meta = {r["model"]: {"model_family": r["model_family_first"], "model_params": r["model_params_first"]}
+            for r in first.to_pylist()}
     rows = []
     for r in _records(dr):
         m = meta[r["model"]]
@@ -265,7 +288,10 @@ def _records(frame) -> list[dict]:
 
 
 def card_text(merged: Merged, tables: dict, n_sources: int, human_report: dict | None,
-              repo_id: str, revision: str | None = None) -> str:
+              repo_id: str, revision: str | None = None, data_files: list | None = None,
+              judges: list[str] | None = None) -> str:
+    """``data_files``/``judges``: given by a streamed build, whose ``tables`` are written splits
+    and whose ``merged.table`` holds only the summary columns."""
     from mijabench.derived import human_validation
     table = merged.table
     n = sum(t.num_rows for splits in tables.values() for t in splits.values())
@@ -275,7 +301,7 @@ def card_text(merged: Merged, tables: dict, n_sources: int, human_report: dict |
         "task_categories": ["text-generation", "text-classification"],
         "size_categories": [cards.size_category(n)],
         "tags": ["safety", "jailbreak", "red-teaming", "hate-speech", "bias", "fairness", "dpo"],
-        "configs": hubdata.configs_yaml(tables, default=languages[0] if languages else None),
+        "configs": data_files or hubdata.configs_yaml(tables, default=languages[0] if languages else None),
         "extra_gated_prompt": cards.GATED_PROMPT, "extra_gated_fields": cards.GATED_FIELDS,
     }
     names = {"en": "English", "pt": "Portuguese"}
@@ -284,8 +310,8 @@ def card_text(merged: Merged, tables: dict, n_sources: int, human_report: dict |
         config_rows.append((HUMAN_CONFIG, "the stratified human-annotated sample with every "
                                           "annotator's label and the aggregated human verdict"))
     models = models_rows(table)
-    judges = sorted({j for cell in table.column("judge_verdicts").unique().to_pylist()
-                     for j in json.loads(cell or "{}")})
+    judges = judges if judges is not None else sorted(
+        {j for cell in table.column("judge_verdicts").unique().to_pylist() for j in json.loads(cell or "{}")})
     human = human_validation.card_sections(human_report) if human_report else {}
     return cards.render_dataset_card(
         "mijabench_align", data, repo_id=repo_id, revision=revision,
@@ -301,16 +327,21 @@ def card_text(merged: Merged, tables: dict, n_sources: int, human_report: dict |
 
 
 def build(runs: list[Path], out: Path, upstream: list[Path] = (), human: Path | None = None,
-          repo_id: str = "mijabench/mijabench-align") -> Merged:
-    """Validate and merge every source, then write the Align folder (and ``coverage.csv``)."""
+          repo_id: str = "mijabench/mijabench-align", group_map: dict | None = None) -> Merged:
+    """Validate and merge every source in memory, then write the Align folder (and
+    ``coverage.csv``). The authors' release alone streams instead: :mod:`mijabench.derived.align_stream`."""
     from mijabench.derived import human_validation
-    merged = merge(sources_from(list(runs), list(upstream)))
+    imports: list = []
+    merged = merge(sources_from(list(runs), list(upstream), group_map, imports))
+    merged.imports = imports
     human_table = human_validation.read_human(human) if human else None
     report = human_validation.agreement(human_table) if human_table is not None else None
     tables = configs(merged.table, human_table)
     extra = {"coverage.csv": coverage_csv(merged.coverage)}
     if report:
         extra["human_validation.json"] = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    if imports:
+        extra["upstream_import.json"] = json.dumps([r.record() for r in imports], indent=2) + "\n"
     card = card_text(merged, tables, len(runs) + len(upstream), report, repo_id)
     hubdata.write_dataset(out, tables, card, extra_files=extra)
     return merged
