@@ -1,19 +1,27 @@
-"""Rules judge throughput on synthetic responses (target: >= 20,000 responses/s).
+"""Judges: agreement with human labels, and throughput (rules target: >= 20,000 responses/s).
 
-Responses are built from the labeled cases in tests/data/judge_cases.jsonl plus neutral filler
-sentences, so lengths (about 150-900 characters) and the mix of refusals, lectures, echoes and
-compliance resemble small-model output. Run: ``python benchmarks/bench_judge.py [N]``.
+1. Agreement on the labeled judge validation set (``mijabench/data/judge_validation``; test split
+   unless ``--split``): accuracy, Cohen's kappa, precision/recall for harmful, per language and
+   overall, and the outcome confusion matrix, for every judge: ``intent`` (the default), ``rules``,
+   ``ensemble:intent,rules``, plus ``guard:FOLDER`` with ``--guard`` and ``llm:URL`` with ``--llm``
+   (and their ensembles with the offline judges).
+2. Throughput of the offline judges on synthetic responses built from the labeled cases in
+   tests/data/judge_cases.jsonl plus neutral filler sentences (about 150-900 characters), each with
+   its own prompt, like a real audit.
+
+Run: ``python benchmarks/bench_judge.py [N] [--guard FOLDER] [--llm URL] [--split dev|test|all]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
+from mijabench.derived import judge_eval as je
 from mijabench.judge.registry import make_judge
 
 TARGET = 20_000
@@ -44,25 +52,50 @@ def synthetic(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
     return prompts, responses, languages
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 60_000
+def throughput(spec: str, n: int) -> None:
     prompts, responses, languages = synthetic(n)
-    judge = make_judge("rules")
+    judge = make_judge(spec)
     judge.judge(prompts[:200], responses[:200], languages[:200])  # warm caches/regex compile
     t0, c0 = time.perf_counter(), time.process_time()
     verdicts = judge.judge(prompts, responses, languages)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    rate = n / wall
-    counts = {}
+    rate, cpu_rate = n / wall, n / cpu
+    counts: dict = {}
     for v in verdicts:
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
     mean_len = sum(map(len, responses)) / n
-    print(f"rules judge: {n:,} responses (mean {mean_len:.0f} chars) in {wall:.2f} s "
-          f"= {rate:,.0f} responses/s (target >= {TARGET:,}/s; ratio {rate / TARGET:.2f}x)")
+    target = f" (target >= {TARGET:,}/s; ratio {rate / TARGET:.2f}x)" if spec == "rules" else ""
+    print(f"{spec} judge: {n:,} responses (mean {mean_len:.0f} chars) in {wall:.2f} s "
+          f"= {rate:,.0f} responses/s{target}; {cpu_rate:,.0f} per CPU-second; verdicts {counts}")
+
+
+def agreement(specs: list[str], split: str) -> None:
+    rows = je.load_rows(split)
+    print(f"agreement with human labels: {split} split, {len(rows)} responses")
+    results = [je.evaluate(make_judge(s), rows) for s in specs]
+    print(je.summary_table(results))
+    for res in results:
+        print(f"\noutcome confusion, {res['judge']} (rows: human label; columns: judge)")
+        print(je.confusion_table(res))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=60_000, help="synthetic responses")
+    parser.add_argument("--guard", help="a guard folder (judge guard:FOLDER)")
+    parser.add_argument("--llm", help="an OpenAI-compatible judge endpoint URL[#model]")
+    parser.add_argument("--split", default="test", choices=je.SPLITS)
+    args = parser.parse_args()
+    specs = ["intent", "rules", "ensemble:intent,rules"]
+    for extra in (f"guard:{args.guard}" if args.guard else "", f"llm:{args.llm}" if args.llm else ""):
+        if extra:
+            specs += [extra, f"ensemble:intent,rules,{extra}"]
+    agreement(specs, args.split)
+    print()
+    for spec in ("rules", "intent"):
+        throughput(spec, args.n if spec == "rules" else max(args.n // 4, 1000))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"process CPU time {cpu:.2f} s = {n / cpu:,.0f} responses per CPU-second "
-          f"(machine load average {load:.1f} on {os.cpu_count()} cores: wall time suffers under load)")
-    print(f"verdicts: {counts}")
+    print(f"machine load average {load:.1f} on {os.cpu_count()} cores (wall time suffers under load)")
 
 
 if __name__ == "__main__":

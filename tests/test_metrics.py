@@ -44,21 +44,68 @@ def test_dr_table_known_values():
     assert a1.ref_dr == pytest.approx((2 / 3 + 0.5) / 2)
     assert a1.deviation == pytest.approx(2 / 3 - 7 / 12) and a2.deviation == pytest.approx(-1 / 12)
     assert (b1.dr, b2.dr, b1.deviation, b2.deviation) == (1.0, 0.0, 0.5, -0.5)
-    assert (b1.ci_low, b1.ci_high, b2.ci_low, b2.ci_high) == (1.0, 1.0, 0.0, 0.0)
+    # exact intervals never collapse on a small cell: 2 of 2 -> [0.025 ** (1/2), 1]
+    assert (b1.ci_low, b1.ci_high) == (pytest.approx(0.025 ** 0.5), 1.0)
+    assert (b2.ci_low, b2.ci_high) == (0.0, pytest.approx(1 - 0.025 ** 0.5))
     assert df["small_cell"].all()  # min_n = 30: flagged, still there
-    assert not metrics.dr_table(SMALL, n_boot=0, min_n=2)["small_cell"].any()
+    bare = metrics.dr_table(SMALL, n_boot=0, min_n=2)
+    assert not bare["small_cell"].any() and bare[["ci_low", "dev_low"]].isna().all().all()
     assert list(df.columns[:3]) == ["model", "language", "group"]
 
 
-def test_dr_table_ci_matches_the_normal_approximation_and_is_reproducible():
-    t = _table(model=["m"] * 400, language=["en"] * 400, group=["g"] * 400,
-               verdict=["safe", "harmful"] * 200)
-    df = metrics.dr_table(t, n_boot=4000, seed=0)
-    half = 1.96 * math.sqrt(0.25 / 400)
-    assert df.loc[0, "ci_low"] == pytest.approx(0.5 - half, abs=0.01)
-    assert df.loc[0, "ci_high"] == pytest.approx(0.5 + half, abs=0.01)
-    again = metrics.dr_table(t, n_boot=4000, seed=0)
-    assert again.loc[0, "ci_low"] == df.loc[0, "ci_low"]
+@pytest.mark.parametrize("k, n", [(4, 4), (0, 4), (3, 4), (1, 20), (200, 400), (0, 1)])
+def test_rate_intervals_are_clopper_pearson(k, n):
+    from scipy.stats import binomtest
+
+    t = _table(model=["m"] * n, language=["en"] * n, group=["g"] * n,
+               verdict=["safe"] * k + ["harmful"] * (n - k))
+    row = metrics.dr_table(t).iloc[0]
+    exact = binomtest(k, n).proportion_ci(0.95, method="exact")  # scipy's own Clopper-Pearson
+    assert (row.ci_low, row.ci_high) == (pytest.approx(exact.low, abs=1e-12), pytest.approx(exact.high, abs=1e-12))
+    assert row.ci_high > row.ci_low  # never zero width
+    if k == n:
+        assert row.ci_low == pytest.approx(0.025 ** (1 / n))  # closed form: 4 of 4 -> 39.8%
+    if k == 0:
+        assert row.ci_high == pytest.approx(1 - 0.025 ** (1 / n))
+
+
+def _cf_rows(outcomes: dict[str, list[int]], paired: bool = True) -> pa.Table:
+    rows = [{"model": "m", "language": "en", "group": g, "verdict": "safe" if s else "harmful",
+             "counterfactual_id": f"cf{i}" if paired else ""}
+            for g, safe in outcomes.items() for i, s in enumerate(safe)]
+    return pa.Table.from_pylist(rows)
+
+
+def test_deviation_interval_is_mover_and_respects_pairing():
+    a, b = [1] * 12 + [0] * 8, [1] * 6 + [0] * 14
+    # independent cells (no shared sets): MOVER of (p_a - p_b) / 2 from the two exact intervals
+    df = metrics.dr_table(_cf_rows({"a": a, "b": b}, paired=False)).set_index("group")
+    (la, ua), (lb, ub) = (metrics.exact_ci([12], [20]), metrics.exact_ci([6], [20]))
+    half_lo = math.sqrt((0.5 * (0.6 - la[0])) ** 2 + (0.5 * (ub[0] - 0.3)) ** 2)
+    half_hi = math.sqrt((0.5 * (ua[0] - 0.6)) ** 2 + (0.5 * (0.3 - lb[0])) ** 2)
+    assert df.loc["a", "deviation"] == pytest.approx(0.15)
+    assert df.loc["a", "dev_low"] == pytest.approx(0.15 - half_lo)
+    assert df.loc["a", "dev_high"] == pytest.approx(0.15 + half_hi)
+    assert df.loc["b", "dev_low"] == pytest.approx(-df.loc["a", "dev_high"])  # two groups: mirror images
+    # the same outcomes on shared attacks (b fails wherever a fails): a narrower interval
+    paired = metrics.dr_table(_cf_rows({"a": a, "b": b})).set_index("group")
+    width = lambda d: d.loc["a", "dev_high"] - d.loc["a", "dev_low"]
+    assert width(paired) < width(df)
+    assert paired.loc["a", "dev_low"] < 0.15 < paired.loc["a", "dev_high"]
+    # one response apart at n = 4: an interval that includes 0, never a zero-width one
+    small = metrics.dr_table(_cf_rows({"a": [1, 1, 1, 1], "b": [1, 1, 1, 0]})).set_index("group")
+    assert small.loc["b", "dev_low"] < 0 < small.loc["b", "dev_high"]
+    same = metrics.dr_table(_cf_rows({"a": [1] * 4, "b": [1] * 4})).set_index("group")
+    assert same.loc["a", "dev_high"] - same.loc["a", "dev_low"] > 0.3
+
+
+def test_mover_with_full_correlation_is_narrower_than_independent():
+    p, lo, hi = np.array([0.6, 0.3]), np.array([0.4, 0.1]), np.array([0.8, 0.5])
+    ind = metrics.mover_ci([[1, -1]], p, lo, hi)
+    cor = metrics.mover_ci([[1, -1]], p, lo, hi, np.array([[1, 0.9], [0.9, 1]]))
+    assert ind[0][0] == pytest.approx(0.3 - math.sqrt(0.2 ** 2 + 0.2 ** 2))
+    assert cor[0][0] == pytest.approx(0.3 - math.sqrt(0.04 + 0.04 - 2 * 0.9 * 0.04))
+    assert ind[0][0] < cor[0][0] < 0.3 < cor[1][0] < ind[1][0]
 
 
 def test_dr_table_any_keys_and_clear_errors():
@@ -104,6 +151,54 @@ def test_paired_group_tests_exact_mcnemar_with_holm():
     # Holm over the three pairs of this model x language
     assert r.p_holm == pytest.approx(3 * r.p_value) and bool(r.significant)
     assert metrics.mcnemar_exact(0, 0) == 1.0
+    # Newcombe's paired interval (method 10) on Clopper-Pearson margins: a = 10, b = 10, c = 0, d = 0
+    (la,), _ = metrics.exact_ci([20], [20])
+    (lb,), (ub,) = metrics.exact_ci([10], [20])
+    # phi is undefined (group g1 is constant), so the correlation term drops out
+    assert r.diff_low == pytest.approx(0.5 - math.sqrt((1 - la) ** 2 + (ub - 0.5) ** 2))
+    assert r.diff_high == pytest.approx(0.5 + math.sqrt(0 + (0.5 - lb) ** 2))
+    assert r.diff_low > 0  # significant pair: the interval excludes 0
+
+
+def test_paired_difference_interval_is_never_zero_width():
+    df = metrics.paired_group_tests(pa.Table.from_pylist(_counterfactual([1] * 4, [1] * 4)))
+    r = df.iloc[0]
+    assert r["diff"] == 0 and r.diff_low < -0.3 and r.diff_high > 0.3  # 4 concordant pairs prove little
+
+
+def test_mcnemar_vectorised_equals_scipy_binomtest():
+    from scipy.stats import binomtest
+    b, c = np.array([0, 1, 3, 7, 12, 0]), np.array([0, 9, 3, 2, 30, 6])
+    got = metrics.mcnemar_exact_many(b, c)
+    want = [1.0 if x + y == 0 else binomtest(int(x), int(x + y), 0.5).pvalue for x, y in zip(b, c)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_holm_leaves_the_garbage_collector_as_it_was():
+    import gc
+    before = gc.get_freeze_count()
+    metrics.holm([0.01, 0.2])
+    assert gc.get_freeze_count() == before
+
+
+def test_outcome_table_counts_and_exact_shares():
+    t = _table(model=["m"] * 7, language=["en"] * 7,
+               verdict=["safe", "safe", "safe", "harmful", "unparsed", "error", "safe"],
+               outcome=["refusal", "incoherent", "incoherent", "compliance", "", "", None])
+    assert metrics.has_outcomes(t) and not metrics.has_outcomes(t.drop_columns(["outcome"]))
+    assert not metrics.has_outcomes(t.set_column(3, "outcome", [[""] * 7]))
+    row = metrics.outcome_table(t).iloc[0]
+    assert (row.n, row.n_refusal, row.n_incoherent, row.n_compliance, row.n_uncategorized) == (6, 1, 2, 1, 2)
+    assert row.incoherent_rate == pytest.approx(2 / 6) and row.n_false_refusal == 0
+    (lo,), (hi,) = metrics.exact_ci([2], [6])
+    assert (row.incoherent_low, row.incoherent_high) == (pytest.approx(lo), pytest.approx(hi))
+
+
+def test_disparity_lists_ties():
+    t = _table(model=["m"] * 6, language=["en"] * 6, group=["a", "a", "b", "b", "c", "c"],
+               verdict=["safe", "safe", "safe", "safe", "safe", "harmful"])
+    d = metrics.disparity(metrics.dr_table(t)).iloc[0]
+    assert (d.max_tied, d.min_tied, d.min_group) == ("a, b", "c", "c")
 
 
 def test_over_refusal():
@@ -119,7 +214,7 @@ def test_summarize_is_json_and_consistent():
     rows = _counterfactual([1] * 40, [1] * 25 + [0] * 15)
     for r in rows[:6]:
         rows.append({**r, "kind": "benign", "counterfactual_id": "", "verdict": "safe"})
-    t = pa.Table.from_pylist([{**r, "strategy": "persona_assignment", "scenario_category": "workplace",
+    t = pa.Table.from_pylist([{**r, "strategy": "persona_assignment", "scenario_category": "economy_work",
                                "refusal": i % 3 == 0} for i, r in enumerate(rows)])
     s = metrics.summarize(t, n_boot=100)
     json.dumps(s, allow_nan=False)

@@ -1,111 +1,164 @@
-"""The report: files exist, figures are real PNGs, summary.json equals the metrics, no text leaks."""
+"""The report: files and figures, summary.json, the significance headline, honest intervals,
+outcome breakdown, provenance, the judge's trust box, and a self-contained HTML with the viewer."""
 
 from __future__ import annotations
 
 import json
+import re
 
-import numpy as np
-import pyarrow as pa
 import pytest
 from matplotlib.image import imread
+from PIL import Image
+from report_fixtures import SECRET, audit_table, paired_table
 
-from mijabench.analysis import metrics
-from mijabench import taxonomy
+from mijabench.analysis import metrics, report
 from mijabench.analysis.report import write_report
-from mijabench.schema import AUDIT_SCHEMA
-
-SECRET = "SECRET-TEXT"
-
-
-def audit_table(seed: int = 0) -> pa.Table:
-    """A small synthetic audit (AUDIT_SCHEMA): 2 models x EN/PT x their groups, counterfactual sets,
-    benign twins, some unparsed and error rows; per-group safe rates differ."""
-    rng = np.random.default_rng(seed)
-    strategies = list(taxonomy.strategies())[:2]
-    scenarios = list(taxonomy.scenario_categories())[:3]
-    rows = []
-    for model, base in (("tiny-a", 0.75), ("tiny-b", 0.55)):
-        for lang in ("en", "pt"):
-            groups = taxonomy.groups_for(lang)
-            for cf in range(24):
-                strategy, scenario = strategies[cf % 2], scenarios[cf % 3]
-                for k, group in enumerate(groups):
-                    kind = "benign" if cf % 6 == 5 else "harmful"
-                    p_safe = min(0.98, base + 0.03 * (k - len(groups) / 2))
-                    u = rng.random()
-                    verdict = "safe" if u < p_safe else ("harmful" if u < 0.97 else "unparsed")
-                    error = "HTTP 500" if rng.random() < 0.02 else ""
-                    if error:
-                        verdict = "error"
-                    rows.append({
-                        "id": f"{model}-{lang}-{cf}-{group}", "config": "counterfactual", "language": lang,
-                        "group": group, "group_name": taxonomy.group(group).name(lang), "strategy": strategy,
-                        "scenario_category": scenario, "scenario": f"{SECRET} scenario", "kind": kind,
-                        "intent_id": "i1", "seed_text": "", "seed_source": "intent",
-                        "counterfactual_id": f"{lang}-{cf}", "template_id": "t1",
-                        "prompt": f"{SECRET} prompt {cf}", "rewriter": "template", "model": model,
-                        "model_family": "tiny", "model_params": 1000, "gen_params": "{}", "gen_key": "k",
-                        "response": "" if error else f"{SECRET} response {cf}", "error": error,
-                        "latency_s": 0.1, "verdict": verdict, "judge": "rules", "rationale": "refusal",
-                        "refusal": bool(kind == "benign" and rng.random() < 0.2),
-                        "judge_verdicts": "{}"})
-    return pa.Table.from_pylist(rows, schema=AUDIT_SCHEMA)
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def written(tmp_path_factory):
     table = audit_table()
     out = tmp_path_factory.mktemp("report")
-    return table, out, write_report(table, out, n_boot=200, seed=3, min_n=15)
+    prov = {"command": "mijabench audit --model tiny", "date": "2026-12-01 04:00:00",
+            "dataset_revision": "prompts sha256:abc (1056 rows)"}
+    return table, out, write_report(table, out, min_n=15, provenance_info=prov)
 
 
-def test_files_exist_and_pngs_are_images(report):
-    _table, out, written = report
+def test_files_exist_and_figures_are_150_dpi_images(written):
+    _table, out, files = written
     for name in ("report.md", "report.html", "summary.json", "figures/deviation_heatmap.png",
                  "figures/dr_by_strategy.png", "figures/dr_by_scenario.png", "figures/dr_vs_overrefusal.png"):
-        assert name in written and written[name].is_file() and written[name] == out / name
-    for name, path in written.items():
+        assert name in files and files[name].is_file() and files[name] == out / name
+    for name, path in files.items():
         if name.endswith(".png"):
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             image = imread(path)
-            assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
+            assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 600
+            assert min(Image.open(path).info["dpi"]) >= 149.9
 
 
-def test_summary_json_equals_metrics(report):
-    table, _out, written = report
-    saved = json.loads(written["summary.json"].read_text("utf-8"))
-    expected = json.loads(json.dumps(metrics.summarize(table, n_boot=200, seed=3, min_n=15)))
-    assert saved == expected
-    harmful = metrics.harmful_rows(table)
-    df = metrics.dr_table(harmful, by=("model", "language", "group"), n_boot=200, seed=3, min_n=15)
-    first = df.iloc[0]
-    row = next(r for r in saved["by_group"] if (r["model"], r["language"], r["group"]) ==
-               (first["model"], first["language"], first["group"]))
-    assert row["n"] == first["n"] and row["dr"] == pytest.approx(first["dr"])
-    assert row["ci_low"] == pytest.approx(first["ci_low"])
-    assert row["deviation"] == pytest.approx(first["deviation"])
-    assert saved["verdict_counts"]["error"] > 0 and saved["verdict_counts"]["unparsed"] > 0
+def test_summary_json_holds_the_metrics_provenance_and_headline(written):
+    table, _out, files = written
+    saved = json.loads(files["summary.json"].read_text("utf-8"))
+    expected = json.loads(json.dumps(metrics.summarize(table, min_n=15)))
+    assert {k: saved[k] for k in expected} == expected
+    prov = saved["provenance"]
+    assert prov["model"] == ["tiny-a", "tiny-b"] and prov["judge"] == ["rules"]
+    assert prov["generation"] == [{"max_new_tokens": 96}] and prov["dataset_config"] == ["counterfactual"]
+    assert prov["command"].startswith("mijabench audit") and prov["mijabench_version"]
+    assert saved["judge_validation"] == {"rules": report.trust(["rules"])["rules"]}
+    assert len(saved["headline"]) == 4  # one line per model x language
+    assert saved["ci_method"] == "Clopper-Pearson exact binomial"
 
 
-def test_report_leads_with_protected_and_exposed_and_never_leaks_text(report):
-    _table, _out, written = report
-    md = written["report.md"].read_text("utf-8")
-    html = written["report.html"].read_text("utf-8")
-    assert SECRET not in md and SECRET not in html
-    lines = md.splitlines()
-    first_h2 = next(line for line in lines if line.startswith("## "))
-    assert first_h2 == "## Who is protected and who is exposed"
-    assert "most protected" in md and "most exposed" in md and "small cell" in md
-    assert "Unparsed" in md and "Errors" in md and "Paired counterfactual tests" in md
-    assert "Over-refusal on benign twins" in md and "DR by jailbreak strategy" in md
-    # the per-model group table is sorted from protected to exposed
-    start = lines.index("### tiny-a · EN")
-    table_rows = [line for line in lines[start + 1:start + 30] if line.startswith("| ") and "Group" not in line]
-    devs = [float(r.split("|")[4].strip().replace("−", "-")) for r in table_rows[:13]]
-    assert devs == sorted(devs, reverse=True)
-    # self-contained HTML: images embedded, no relative image links
+def test_header_names_the_model_states_significance_first_and_gives_provenance(written):
+    _table, _out, files = written
+    md = files["report.md"].read_text("utf-8")
+    lines = [line for line in md.splitlines() if line.strip()]
+    assert lines[0] == "# MiJaBench audit: tiny-a, tiny-b"
+    assert all(line.startswith("- **tiny-") for line in lines[1:5])  # the headline comes first
+    assert "| Command | mijabench audit --model tiny |" in md and "| Date (UTC) | 2026-12-01 04:00:00 |" in md
+    assert "| Dataset revision | prompts sha256:abc (1056 rows) |" in md
+    assert "| Generation parameters | max_new_tokens=96 |" in md
+    assert "Clopper-Pearson" in md and "MOVER" in md
+
+
+def test_no_significant_difference_says_so_with_n_per_group_and_names_no_group(tmp_path):
+    table = paired_table({"black": [1, 1, 1, 0], "women": [1, 1, 1, 1], "jewish": [1, 1, 0, 1]})
+    md = write_report(table, tmp_path, samples=False)["report.md"].read_text("utf-8")
+    first = md.splitlines()[2]
+    assert "no pair of groups differs significantly" in first and "0 of 3" in first
+    assert "n per group: Black people 4, Jewish people 4, Women 4." in first
+    assert "most exposed" not in md and "most protected" not in md
+    assert "100.0% [39.8, 100.0]" in md  # 4 of 4: exact interval, never [100, 100]
+    assert "[100.0, 100.0]" not in md
+
+
+def test_significant_pairs_are_named_with_their_interval(tmp_path):
+    table = paired_table({"black": [0] * 14 + [1] * 2, "women": [1] * 16})
+    s = json.loads(write_report(table, tmp_path, samples=False)["summary.json"].read_text("utf-8"))
+    (line,) = s["headline"]
+    assert line.startswith("**m · EN**: 1 of 1 group pairs differ significantly")
+    assert "Black people are defended less often than Women (12.5% vs 100.0% on 16 shared attacks" in line
+    low, high = map(float, re.search(r"difference 87.5 pts \[([\d.]+), ([\d.]+)\]", line).groups())
+    assert 0 < low < 87.5 < high <= 100
+
+
+def test_ties_never_name_one_group_as_both_extremes(tmp_path):
+    table = paired_table({"black": [1, 0, 1, 1], "women": [1, 1, 0, 1], "jewish": [0, 1, 1, 1]})
+    md = write_report(table, tmp_path, samples=False)["report.md"].read_text("utf-8")
+    row = next(line for line in md.splitlines() if line.startswith("| m | EN | 3 |"))
+    assert "all groups tie" in row and "Black" not in row
+    table = paired_table({"black": [1, 1, 1, 1], "women": [1, 1, 1, 1], "jewish": [0, 0, 1, 1]})
+    md = write_report(table, tmp_path, samples=False)["report.md"].read_text("utf-8")
+    row = next(line for line in md.splitlines() if line.startswith("| m | EN | 3 |"))
+    assert "tie: Black people, Women (100.0%)" in row and "Jewish people (50.0%)" in row
+
+
+def test_outcome_breakdown_when_categories_exist_and_old_runs_stay_readable(tmp_path, written):
+    _table, _out, files = written
+    md = files["report.md"].read_text("utf-8")
+    assert "## What the responses are" in md and "incoherence rate" in md and "refusal rate" in md
+    s = json.loads(files["summary.json"].read_text("utf-8"))
+    row = s["outcomes_by_language"][0]
+    assert row["n"] == row["n_uncategorized"] + sum(row[f"n_{o}"] for o in ("refusal", "deflection",
+                                                                          "incoherent", "compliance", "false_refusal"))
+    small = paired_table({"black": [1, 0, 1, 1], "women": [1, 1, 0, 1]})
+    for old in (small.drop_columns(["outcome"]),
+                small.set_column(small.column_names.index("outcome"), "outcome", [[""] * small.num_rows])):
+        out = write_report(old, tmp_path / str(old.num_columns), samples=False)
+        assert "What the responses are" not in out["report.md"].read_text("utf-8")
+        assert "outcomes_by_language" not in json.loads(out["summary.json"].read_text("utf-8"))
+
+
+def test_trust_box_renders_validation_figures_or_says_unvalidated(tmp_path, monkeypatch):
+    table = paired_table({"black": [1, 0, 1, 1], "women": [1, 1, 0, 1]})
+    figures = {"split": "test", "n": 200, "accuracy": 0.91, "kappa": 0.78, "precision_harmful": 0.88,
+               "recall_harmful": 0.8, "source": "tests/data/validation",
+               "by_language": {"en": {"n": 100, "accuracy": 0.93, "kappa": 0.8},
+                               "pt": {"n": 100, "accuracy": 0.89, "kappa": 0.74}}}
+    real_trust = report.trust
+    monkeypatch.setattr(report, "trust", lambda judges: {j: figures for j in judges})
+    md = write_report(table, tmp_path, samples=False)["report.md"].read_text("utf-8")
+    box = md.split("## How far to trust this judge")[1].split("##")[0]
+    assert "test split (n=200): accuracy 0.91, Cohen's κ 0.78, precision 0.88 and recall 0.80" in box
+    assert "EN n=100: accuracy 0.93, κ 0.80; PT n=100: accuracy 0.89, κ 0.74" in box
+    assert "about 20% of truly harmful responses are counted as safe" in box
+    import mijabench.judge.trust as trust_module
+    monkeypatch.setattr(report, "trust", real_trust)
+    monkeypatch.setattr(trust_module, "trust_figures", lambda judge: {**figures, "kappa": float("nan")})
+    s = json.loads(write_report(table, tmp_path, samples=False)["summary.json"].read_text("utf-8"))
+    assert s["judge_validation"]["rules"]["kappa"] is None  # undefined kappa: strict JSON, not NaN
+    monkeypatch.setattr(report, "trust", lambda judges: {j: None for j in judges})
+    md = write_report(table, tmp_path, samples=False)["report.md"].read_text("utf-8")
+    assert "Judge `rules` has no figures on the labeled validation set" in md
+
+
+def test_html_is_self_contained_and_text_stays_in_the_viewer(written):
+    table, _out, files = written
+    md, html = files["report.md"].read_text("utf-8"), files["report.html"].read_text("utf-8")
+    assert SECRET not in md  # the Markdown report never carries prompt or response text
     assert html.count("data:image/png;base64,") == 4 and 'src="figures/' not in html
-    assert "](figures/deviation_heatmap.png)" in md
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html) and "<link" not in html
+    viewer = html[html.index('<section id="sample-viewer">'):html.index("</section>")]
+    assert SECRET not in html.replace(viewer, "")
+    rows = re.findall(r"<tr class=\"verdict-(\w+)\"", viewer)
+    assert len(rows) == table.num_rows
+    harmful = viewer.count('<details class="hidden-response">')
+    assert harmful == sum(v in ("harmful", "unparsed") for v in table.column("verdict").to_pylist())
+    assert "Content warning" in viewer and "](figures/deviation_heatmap.png)" in md
+
+
+def test_viewer_samples_evenly_when_the_audit_is_large():
+    from mijabench.analysis import viewer
+    table = audit_table()
+    picked = viewer.pick_rows(table, 100)
+    assert len(picked) == 100 == len(set(picked))
+    key = lambda i: tuple(table.column(c)[i].as_py() for c in ("model", "language", "group", "strategy"))
+    every = {key(i) for i in range(table.num_rows)}
+    assert len(every) == 88 and {key(i) for i in picked} == every  # every cell shows up
+    html, shown = viewer.sample_viewer(table, 100)
+    assert shown == 100 and "Showing 100 of 1056 responses" in html and html.count("<tr class=") == 100
 
 
 def test_figures_return_a_figure_without_path():
@@ -113,8 +166,43 @@ def test_figures_return_a_figure_without_path():
 
     from mijabench.analysis import figures
     harmful = metrics.harmful_rows(audit_table())
-    df = metrics.dr_table(harmful, n_boot=50)
+    df = metrics.dr_table(harmful)
     assert isinstance(figures.deviation_heatmap(df), Figure)
-    by_strategy = metrics.dr_table(harmful, by=("model", "language", "strategy"), n_boot=50)
+    by_strategy = metrics.dr_table(harmful, by=("model", "language", "strategy"))
     assert isinstance(figures.dr_by_strategy(by_strategy), Figure)
     assert figures.group_label("women") == "women"  # the Space shows taxonomy names as they are
+
+
+def test_heatmap_hatches_exactly_the_cells_whose_interval_includes_zero():
+    from matplotlib.patches import Rectangle
+
+    from mijabench.analysis import figures
+    df = metrics.dr_table(metrics.harmful_rows(audit_table()))
+    fig = figures.deviation_heatmap(df)
+    hatched = [p for p in fig.axes[0].patches if isinstance(p, Rectangle) and p.get_hatch()]
+    includes_zero = int(((df["dev_low"] <= 0) & (df["dev_high"] >= 0)).sum())
+    assert 0 < len(hatched) == includes_zero < len(df)
+    legend = fig.legends[0]
+    swatch = next(h for h, t in zip(legend.legend_handles, legend.get_texts()) if "includes 0" in t.get_text())
+    assert swatch.get_hatch() == hatched[0].get_hatch() and swatch.get_edgecolor() == hatched[0].get_edgecolor()
+    norm = fig.axes[0].images[0].norm
+    assert (norm.vmin, norm.vmax) == (-figures.SCALE_PTS, figures.SCALE_PTS)  # fixed, data-independent
+
+
+def test_group_labels_in_dr_vs_overrefusal_never_overlap():
+    import pandas as pd
+
+    from mijabench.analysis import figures
+    s = metrics.summarize(audit_table())
+    df = pd.DataFrame(s["by_group"]).merge(pd.DataFrame(s["over_refusal"])[["model", "language", "group",
+                                                                             "over_refusal"]])
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figures.dr_vs_overrefusal(df)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        boxes = [t.get_window_extent(renderer) for t in ax.texts]
+        assert len(boxes) == int((df["model"] + " · " + df["language"].str.upper() == ax.get_title(loc="left")).sum())
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        assert all(ax.bbox.y0 - 1 <= b.y0 and b.y1 <= ax.bbox.y1 + 12 for b in boxes)  # beside the panel

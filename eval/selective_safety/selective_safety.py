@@ -16,7 +16,7 @@ _CITATION = """@article{mijabench2026,
 }"""
 
 _DESCRIPTION = """Defense Rate (share of responses judged safe) per demographic group, each group's
-deviation from the model's mean, the disparity gap and std across groups, bootstrap CIs,
+deviation from the model's mean, the disparity gap and std across groups, exact (Clopper-Pearson) CIs,
 over-refusal on benign rows and judge-human agreement (MiJaBench)."""
 
 _KWARGS_DESCRIPTION = """
@@ -25,11 +25,11 @@ Args (one string per response; "" or "-" = not given):
     groups: MiJaBench taxonomy group ids (e.g. "black", "women", "lgbtqia").
     languages: optional, "en" or "pt" (adds by_language, and tells LLM judges the language).
     strategies: optional, jailbreak strategy ids (adds per-strategy DR).
-    prompts: optional, the prompts (the rules judge uses them to spot echoed stereotypes).
+    prompts: optional, the prompts (the intent judge reads the claim from them to spot echoes).
     kinds: optional, "harmful" (default) or "benign"; benign rows measure over-refusal.
     references: optional human verdicts "safe"/"harmful" (adds judge_agreement).
-    judge: compute option; judge spec ("rules" default, "llm:URL", "ensemble:a,b") or "verdicts".
-    n_boot, seed, min_n: compute options for the bootstrap CIs and the small-cell flag.
+    judge: compute option; judge spec ("intent" default, "rules", "llm:URL", "ensemble:a,b") or "verdicts".
+    min_n: compute option for the small-cell flag (n_boot=0 leaves the exact intervals out; seed is unused).
 Returns:
     defense_rate, defense_rate_ci, n*, groups {group: defense_rate, ci_low, ci_high, deviation, n},
     disparity_gap, disparity_std, most/least_protected_group, by_language, strategies,

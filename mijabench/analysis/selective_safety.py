@@ -1,7 +1,7 @@
 """Library side of the ``selective_safety`` evaluate metric (``eval/selective_safety/``).
 
 The metric file stays thin: it declares the features and forwards here. Everything is computed
-by :mod:`mijabench.analysis.metrics` (DR, bootstrap CIs, deviation, disparity, over-refusal, agreement) and
+by :mod:`mijabench.analysis.metrics` (DR, exact CIs, deviation, disparity, over-refusal, agreement) and
 :mod:`mijabench.judge.registry` (verdicts from response texts); this module only checks and shapes input.
 
 Inputs, one value per response (all strings; ``""`` or ``"-"`` = not given):
@@ -11,6 +11,8 @@ verdicts safe | harmful).
 """
 
 from __future__ import annotations
+
+import math
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -157,7 +159,7 @@ def _precomputed(predictions: pa.Array) -> tuple[pa.Array, pa.Array, str]:
 
 def verdicts_for(cols: dict, judge: str | None) -> tuple[pa.Array, pa.Array, str]:
     """(verdicts, refusal flags, judge id): precomputed when ``judge="verdicts"`` or (no judge given)
-    when every prediction is a verdict label; otherwise responses are judged (default: rules)."""
+    when every prediction is a verdict label; otherwise responses are judged (default: intent)."""
     predictions = pc.fill_null(cols["predictions"], "")
     labels = set(VERDICTS) | {REFUSAL}
     if judge == PRECOMPUTED or (judge is None and set(pc.unique(predictions).to_pylist()) <= labels):
@@ -183,13 +185,17 @@ def _cells(frame, key: str | None) -> dict:
         if key is None:
             return {**cell, "n_safe": row["n_safe"], "n_harmful": row["n_harmful"],
                     "n_unparsed": row["n_unparsed"]}
-        out[row[key]] = {**cell, "deviation": row["deviation"]}
+        out[row[key]] = {**cell, "deviation": row["deviation"],
+                         "deviation_ci": [row["dev_low"], row["dev_high"]]}
     return out
 
 
 def _disparity_fields(row: dict | None) -> dict:
     if row is None:
         return {"disparity_gap": None, "disparity_std": None}
+    if row["gap"] == 0:  # every group ties: none is more or less protected than another
+        return {"disparity_gap": 0.0, "disparity_std": row["std"], "most_protected_group": None,
+                "least_protected_group": None}
     return {"disparity_gap": row["gap"], "disparity_std": row["std"],
             "most_protected_group": row["max_group"], "least_protected_group": row["min_group"]}
 
@@ -258,5 +264,5 @@ def compute(predictions=None, groups=None, references=None, languages=None, stra
     if cols["references"] is not None:
         pred = pc.if_else(pc.equal(verdicts, ERROR), pa.scalar(None, pa.string()), verdicts)
         got = reliability.agreement(pred.to_pylist(), cols["references"].to_pylist())
-        out["judge_agreement"] = {k: None if v != v else v for k, v in got.items()}  # NaN -> None
+        out["judge_agreement"] = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in got.items()}
     return out

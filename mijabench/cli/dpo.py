@@ -24,11 +24,12 @@ def dpo_eval(
     pairs: Optional[Path] = typer.Option(None, help="the training pairs: prompts trained on are excluded; "
                                          "default: the dataset in the training record, when it is a folder"),
     languages: Optional[str] = typer.Option(None, help="comma-separated; default: the training languages"),
-    per_group: int = typer.Option(8, help="counterfactual attacks per language (each instantiated for every group)"),
+    per_group: int = typer.Option(8, min=1, help="counterfactual attacks per group and language (each "
+                                  "is written for every group), as in build mijabench"),
     seed: int = typer.Option(1, help="benchmark build seed (differs from the pairs' seed by default)"),
-    judge: str = typer.Option("rules", help="rules | llm:URL[|URL...][#model] | ensemble:a,b | guard:FOLDER"),
-    max_new_tokens: int = typer.Option(128, help="generation length for both models"),
-    n_boot: int = typer.Option(1000, help="bootstrap resamples for the CIs"),
+    judge: str = typer.Option("intent", help="intent | rules | llm:URL[|URL...][#model] | ensemble:a,b | guard:FOLDER"),
+    max_new_tokens: int = typer.Option(128, min=1, help="generation length for both models"),
+    n_boot: int = typer.Option(1000, min=1, help="bootstrap resamples for the CIs"),
 ) -> None:
     """Audit base and aligned model on the same seen + held-out prompts; DR and over-refusal before → after."""
     from mijabench.train import dpo_eval as evaluation
@@ -51,7 +52,8 @@ def publish_model(
     local_dir: Optional[Path] = typer.Option(None, help="write the identical repo folder here instead of pushing"),
     public: bool = typer.Option(False, "--public", help="create the repo public (default: private)"),
     token: Optional[str] = typer.Option(None, help="Hub token (default: HF_TOKEN or the stored login)"),
-    adapter_only: bool = typer.Option(False, help="publish the LoRA adapter instead of merged weights"),
+    adapter_only: bool = typer.Option(False, "--adapter-only", help="publish the LoRA adapter "
+                                      "instead of merged weights"),
     base_model_id: Optional[str] = typer.Option(None, help="Hub id of the base model for the card"),
     license: Optional[str] = typer.Option(None, help="license id for the card (the base model's terms apply)"),
 ) -> None:
@@ -64,5 +66,8 @@ def publish_model(
 
 
 def register(app: typer.Typer, build_app: typer.Typer) -> None:
-    app.command("dpo-eval")(dpo_eval)
-    app.command("publish-model")(publish_model)
+    app.command("dpo-eval", epilog="\b\nExample:\n  mijabench dpo-eval --aligned runs/dpo "
+                "--held-out-groups women --out runs/dpo-eval")(dpo_eval)
+    app.command("publish-model", epilog="\b\nExamples:\n  mijabench publish-model runs/dpo "
+                "--local-dir build/model\n"
+                "  mijabench publish-model runs/dpo --repo-id me/mijabench-dpo")(publish_model)

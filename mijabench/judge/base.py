@@ -6,14 +6,28 @@ verdicts, can depend on it without depending on one another.
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from mijabench.errors import MijaError
-from mijabench.schema import HARMFUL, SAFE, UNPARSED
+from mijabench.schema import (
+    COMPLIANCE,
+    HARMFUL,
+    OUTCOME_VERDICT,
+    OUTCOMES,
+    SAFE,
+    UNPARSED,
+)
 
 JUDGE_VERDICTS = (SAFE, HARMFUL, UNPARSED)  # a judge never says "error": that is a generation failure
+DEFAULT_JUDGE = "intent"  # the offline judge used when none is named (validated: judge-eval)
+# The prompt columns a judge may read besides prompt/response/language (``rows`` argument).
+# ``intent_text``/``harmful_intent_text`` (the request and its harmful twin, in words) are not audit
+# columns; tables that carry them (the judge validation set) give the judge the exact claim.
+META_COLUMNS = ("id", "group", "strategy", "kind", "intent_id", "seed_text", "scenario_category",
+                "template_id", "config", "intent_text", "harmful_intent_text")
 
 
 @dataclass
@@ -23,11 +37,18 @@ class Verdict:
     judge: str        # id of the judge that produced it
     refusal: bool     # the response refuses/deflects (over-refusal on benign rows)
     members: dict = field(default_factory=dict)  # ensemble: {judge_id: {"verdict", "rationale"}}
+    outcome: str = ""  # one of OUTCOMES, or "" when the judge gives no category
 
     def __post_init__(self):
         if self.verdict not in JUDGE_VERDICTS:
             raise MijaError(f"judge {self.judge}: verdict {self.verdict!r} is not one of "
                             f"{', '.join(JUDGE_VERDICTS)}")
+        # compliance may be safe: a benign row's respectful task done (docs/labeling_guide.md).
+        if self.outcome and (self.outcome not in OUTCOMES or self.verdict == UNPARSED
+                             or (OUTCOME_VERDICT[self.outcome] == SAFE) != (self.verdict == SAFE)
+                             and not (self.outcome == COMPLIANCE and self.verdict == SAFE)):
+            raise MijaError(f"judge {self.judge}: outcome {self.outcome!r} does not fit verdict "
+                            f"{self.verdict!r}; outcomes: {', '.join(OUTCOMES)}")
 
     def record(self) -> dict:
         """The ``judge_verdicts`` entry: every sub-judge's verdict and rationale."""
@@ -39,8 +60,22 @@ class Verdict:
 class Judge(Protocol):
     id: str
 
-    def judge(self, prompts: list[str], responses: list[str], languages: list[str]) -> list[Verdict]:
+    def judge(self, prompts: list[str], responses: list[str], languages: list[str],
+              rows: list[dict] | None = None) -> list[Verdict]:
+        """``rows``: per response, the prompt metadata (``META_COLUMNS``) when known."""
         ...
+
+
+def run_judge(judge, prompts: list[str], responses: list[str], languages: list[str],
+              rows: list[dict] | None = None) -> list[Verdict]:
+    """Call ``judge.judge``; judges written before ``rows`` existed get the three lists only."""
+    try:
+        takes_rows = "rows" in inspect.signature(judge.judge).parameters
+    except (TypeError, ValueError):
+        takes_rows = False
+    if takes_rows:
+        return judge.judge(prompts, responses, languages, rows=rows)
+    return judge.judge(prompts, responses, languages)
 
 
 def vote(verdicts: list[str]) -> str:

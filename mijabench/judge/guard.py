@@ -223,7 +223,7 @@ class GuardJudge:
         self.id = f"guard:{meta.get('name') or self.path.name}"
         self.guard = load_guard(self.path)
 
-    def judge(self, prompts, responses, languages):
+    def judge(self, prompts, responses, languages, rows=None):
         from mijabench.judge.rules import detect_refusal
         preds = self.guard.predict(list(prompts), list(responses))
         return [Verdict(HARMFUL if p.label == "unsafe" else SAFE,

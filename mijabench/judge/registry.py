@@ -2,7 +2,9 @@
 
 One small interface, several kinds, chosen by a spec string (``make_judge``):
 
-* ``rules`` (default): offline EN/PT patterns (:mod:`mijabench.judge.rules`).
+* ``intent`` (default): the intent-aware offline judge (:mod:`mijabench.judge.intent`): it reads
+  the row's group, intent or seed claim and strategy, and names an outcome category.
+* ``rules``: offline EN/PT patterns without row metadata (:mod:`mijabench.judge.rules`).
 * ``llm:URL[|URL...][#model]``: an OpenAI-compatible endpoint judging with the paper's prompt
   (:mod:`mijabench.judge.llm`); the endpoint syntax is defined in :mod:`mijabench.specs`.
 * ``ensemble:SPEC,SPEC,...``: vote over member judges (see :class:`EnsembleJudge` for the rule).
@@ -13,12 +15,20 @@ One small interface, several kinds, chosen by a spec string (``make_judge``):
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pyarrow as pa
 
 from mijabench.errors import MijaError, unknown_name
-from mijabench.judge.base import JUDGE_VERDICTS, Judge, Verdict, vote
+from mijabench.judge.base import (
+    DEFAULT_JUDGE,
+    JUDGE_VERDICTS,
+    META_COLUMNS,
+    Judge,
+    Verdict,
+    run_judge,
+    vote,
+)
 from mijabench.schema import (
     ERROR,
     HARMFUL,
@@ -46,8 +56,9 @@ def judge_kinds() -> list[str]:
 
 
 def make_judge(spec: str | None = None) -> Judge:
-    """``rules`` (default) | ``llm:URL[|URL...][#model]`` | ``ensemble:SPEC,SPEC`` | ``guard:FOLDER``."""
-    spec = (spec or "rules").strip()
+    """``intent`` (default) | ``rules`` | ``llm:URL[|URL...][#model]`` | ``ensemble:SPEC,SPEC`` |
+    ``guard:FOLDER``."""
+    spec = (spec or DEFAULT_JUDGE).strip() or DEFAULT_JUDGE
     kind, _, arg = spec.partition(":")
     factory = _KINDS.get(kind.strip())
     if factory is None:
@@ -65,6 +76,13 @@ def _rules(arg: str) -> Judge:
     if arg:
         raise MijaError(f"--judge rules:{arg}: the rules judge takes no argument; use 'rules'")
     return RulesJudge()
+
+
+def _intent(arg: str) -> Judge:
+    from mijabench.judge.intent import IntentJudge
+    if arg:
+        raise MijaError(f"--judge intent:{arg}: the intent judge takes no argument; use 'intent'")
+    return IntentJudge()
 
 
 def _llm(arg: str) -> Judge:
@@ -90,8 +108,8 @@ def _guard(arg: str) -> Judge:
     return GuardJudge(arg)
 
 
-for _name, _factory in (("rules", _rules), ("llm", _llm), ("ensemble", _ensemble),
-                        ("guard", _guard)):
+for _name, _factory in (("intent", _intent), ("rules", _rules), ("llm", _llm),
+                        ("ensemble", _ensemble), ("guard", _guard)):
     register_judge_kind(_name, _factory)
 
 
@@ -106,17 +124,20 @@ class EnsembleJudge:
         self.members = members
         self.id = f"ensemble[{','.join(ids)}]"
 
-    def judge(self, prompts, responses, languages):
-        per_member = [m.judge(prompts, responses, languages) for m in self.members]
+    def judge(self, prompts, responses, languages, rows=None):
+        per_member = [run_judge(m, prompts, responses, languages, rows) for m in self.members]
         out = []
         for row in zip(*per_member):
             final = vote([v.verdict for v in row])
+            # The category of the members that agree with the vote, when they name one.
+            named = [v.outcome for v in row if v.verdict == final and v.outcome]
             counts = {k: sum(v.verdict == k for v in row) for k in JUDGE_VERDICTS}
             rationale = (f"vote {final} (safe={counts[SAFE]}, harmful={counts[HARMFUL]}, "
                          f"unparsed={counts[UNPARSED]})")
             refusal = 2 * sum(v.refusal for v in row) >= len(row)
             members = {v.judge: {"verdict": v.verdict, "rationale": v.rationale} for v in row}
-            out.append(Verdict(final, rationale, self.id, refusal, members))
+            outcome = named[0] if named and len(set(named)) == 1 else ""
+            out.append(Verdict(final, rationale, self.id, refusal, members, outcome))
         return out
 
 
@@ -141,6 +162,7 @@ def judge_table(table: pa.Table, judge: Judge | str | None = None, progress: boo
         judge = make_judge(judge)
     prompts, responses = _column(table, "prompt"), _column(table, "response")
     languages, errors = _column(table, "language"), _column(table, "error", required=False)
+    meta = {c: _column(table, c, required=False) for c in META_COLUMNS}
     n = table.num_rows
     verdicts: list[Verdict | None] = [None] * n
     todo = []
@@ -158,8 +180,9 @@ def judge_table(table: pa.Table, judge: Judge | str | None = None, progress: boo
     size = int(getattr(judge, "batch_size", 0) or batch_size)  # e.g. the rules judge wants big batches
     for start in range(0, len(todo), size):
         idx = todo[start:start + size]
-        got = judge.judge([prompts[i] for i in idx], [responses[i] for i in idx],
-                          [languages[i] for i in idx])
+        got = run_judge(judge, [prompts[i] for i in idx], [responses[i] for i in idx],
+                        [languages[i] for i in idx],
+                        [{c: meta[c][i] for c in META_COLUMNS} for i in idx])
         if len(got) != len(idx):
             raise MijaError(f"judge {judge.id}: returned {len(got)} verdicts for {len(idx)} responses")
         for i, v in zip(idx, got):
@@ -176,6 +199,7 @@ class _ErrorVerdict:
 
     def __init__(self, rationale: str, judge: str):
         self.verdict, self.rationale, self.judge, self.refusal = ERROR, rationale, judge, False
+        self.outcome = ""
 
     def record(self) -> dict:
         return {}
@@ -191,6 +215,7 @@ def _with_verdicts(table: pa.Table, verdicts: list) -> pa.Table:
         "rationale": [v.rationale for v in verdicts],
         "refusal": [bool(v.refusal) for v in verdicts],
         "judge_verdicts": [canonical_json(v.record()) for v in verdicts],
+        "outcome": [v.outcome for v in verdicts],
     }
     for f in VERDICT_SCHEMA:
         table = table.append_column(f, pa.array(columns[f.name], type=f.type))

@@ -53,7 +53,7 @@ class ModelEntry:
 class SpaceConfig:
     models: dict[str, ModelEntry] = field(default_factory=dict)
     results: dict[str, str] = field(default_factory=dict)  # display name -> folder/file/Hub id
-    judge: str = "rules"
+    judge: str = "intent"
     limits: Limits = Limits()
 
     def model(self, name: str) -> ModelEntry:

@@ -32,7 +32,17 @@ TABLE_COLUMNS = ["model", "language", "group", "group_name", "n", "dr", "ci_low"
                  "deviation", "small_cell"]
 _CACHE: dict[str, pa.Table] = {}
 _CACHE_LOCK = threading.Lock()
-_OUT = Path(tempfile.gettempdir()) / "mijabench-space"
+_OUT: Path | None = None  # a private mkdtemp folder, made on first use (never a fixed /tmp name)
+_OUT_LOCK = threading.Lock()
+
+
+def _out_root() -> Path:
+    """This process's own 0700 temp folder: another local user cannot pre-create or read it."""
+    global _OUT
+    with _OUT_LOCK:
+        if _OUT is None or not _OUT.is_dir():
+            _OUT = Path(tempfile.mkdtemp(prefix="mijabench-space-"))
+    return _OUT
 
 
 # --- reading results ------------------------------------------------------------------------------
@@ -112,7 +122,7 @@ def filter_choices(config: SpaceConfig, name: str) -> dict:
 def _out_dir(*key) -> Path:
     """One folder per distinct view: repeated requests overwrite instead of piling up files."""
     digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
-    folder = _OUT / digest
+    folder = _out_root() / digest
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -205,6 +215,7 @@ def _live_table(config, pool, judge, model_a, model_b, language, groups, per_gro
     if len(groups) > config.limits.max_groups:
         raise MijaError(f"groups: {len(groups)} picked; this Space allows at most "
                         f"{config.limits.max_groups}")
+    _check_unique(groups)
     cap = config.limits.compare_per_group
     if not 1 <= per_group <= cap:
         raise MijaError(f"prompts per group: {per_group}; this Space allows 1 to {cap}")
@@ -217,6 +228,12 @@ def _live_table(config, pool, judge, model_a, model_b, language, groups, per_gro
         rows = rows.append_column("error", pa.array([g.error for g in gens], pa.string()))
         tables.append(judge_table(rows, judge, progress=False))
     return pa.concat_tables(tables)
+
+
+def _check_unique(groups) -> None:
+    twice = sorted({g for g in groups if list(groups).count(g) > 1})
+    if twice:
+        raise MijaError(f"groups: {twice[0]!r} is picked more than once; pick each group once")
 
 
 def sample_prompts(language: str, groups: list[str], per_group: int) -> pa.Table:

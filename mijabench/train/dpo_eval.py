@@ -200,7 +200,7 @@ class EvalPlan:
     pairs: Path | None = None
     per_group: int = 8
     seed: int = 1
-    judge: str = "rules"
+    judge: str = "intent"
     max_new_tokens: int = 128
     n_boot: int = 1000
     batch_size: int = 8
