@@ -65,7 +65,7 @@ def build_benchmark(config: str | Sequence[str] = "counterfactual", *, out: str 
 
 
 def run_audit(model: Any = None, *, prompts: Any = None, out: str | Path | None = None,
-              judge: str = "rules", config: str = "counterfactual",
+              judge: str = "intent", config: str = "counterfactual",
               languages: str | Iterable[str] = ("en", "pt"), full: bool = False, per_cell: int = 1,
               limit: int | None = None, max_new_tokens: int | None = None, temperature: float = 0.0,
               seed: int = 0, served_model: str | None = None, batch_size: int = 32,
@@ -82,7 +82,7 @@ def run_audit(model: Any = None, *, prompts: Any = None, out: str | Path | None 
     ``prompts``: ``None`` builds ``config`` in memory; else a built MiJaBench folder, a table file
     or a table with at least ``id`` and ``prompt``. Without ``full`` the quick stratified sample is
     audited (every language x group x strategy cell plus benign twins); ``limit`` caps the rows.
-    ``judge`` is a judge spec (``rules``, ``llm:URL[|URL...][#model]``, ``ensemble:A,B``,
+    ``judge`` is a judge spec (``intent``, ``rules``, ``llm:URL[|URL...][#model]``, ``ensemble:A,B``,
     ``guard:FOLDER``).
 
     Writes ``OUT/audit.parquet`` and, with ``report``, ``report.md``/``report.html``/
@@ -107,11 +107,13 @@ def run_audit(model: Any = None, *, prompts: Any = None, out: str | Path | None 
     tokens = defaults.max_new_tokens(full, max_new_tokens)
     params = GenParams(max_new_tokens=tokens, temperature=temperature, seed=seed)
     out_dir = Path(out) if out is not None else defaults.out_dir(backend.model_id)
+    source = (f"built in memory (config {config}, seed {seed})" if prompts is None
+              else str(prompts) if isinstance(prompts, (str, Path)) else "a table passed to run_audit")
     return runner.run_audit(table, backend, params, out_dir, judge_obj, progress=progress,
-                            report=report)
+                            report=report, provenance={"dataset_source": source})
 
 
-def judge_responses(responses: Any, judge: str = "rules", *, out: str | Path | None = None,
+def judge_responses(responses: Any, judge: str = "intent", *, out: str | Path | None = None,
                     progress: bool = False) -> pa.Table:
     """Judge existing responses: the input plus ``verdict``, ``judge``, ``rationale``,
     ``refusal`` and ``judge_verdicts`` columns (as ``mijabench judge``).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import yaml
 
 from mijabench.bench import configs as benchmark
 from mijabench.hub import folders as hubdata
@@ -48,9 +49,9 @@ def write_pairs(out: Path, languages=("en",), per_group: int = 4, max_train: int
     if max_train:
         splits["train"] = splits["train"][:max_train]
     tables = {"default": {s: pa.Table.from_pylist(rows) for s, rows in splits.items()}}
-    card = "---\nconfigs:\n" + "".join(
-        f"- config_name: default\n  data_files:\n" + "".join(
-            f"  - split: {s}\n    path: data/default/{s}-*.parquet\n" for s in splits))
+    # Exact shard files, as our builders write them: a glob card would let `load_dataset` serve a
+    # cached copy of an earlier build of the same folder name.
+    card = "---\n" + yaml.safe_dump({"configs": hubdata.configs_yaml(tables)}, sort_keys=False)
     return hubdata.write_dataset(out, tables, card + "---\n# test pairs\n")
 
 
@@ -58,7 +59,7 @@ def dpo_args(pairs: Path, model: Path, out: Path, *extra: str) -> list[str]:
     """A few-step CPU run; the high learning rate makes the merged model visibly differ from the base."""
     return ["--dataset_name", str(pairs), "--model_name_or_path", str(model), "--output_dir", str(out),
             "--max_steps", "4", "--per_device_train_batch_size", "2", "--learning_rate", "5e-2",
-            "--max_length", "192", "--lora_r", "4", "--lora_alpha", "8", "--logging_steps", "1",
+            "--max_length", "512", "--lora_r", "4", "--lora_alpha", "8", "--logging_steps", "1",
             "--gradient_checkpointing", "false", "--save_strategy", "no", "--report_to", "none",
             "--dataset_num_proc", "1", "--seed", "0", *extra]
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 from mijabench.bench import configs as benchmark
 from mijabench.judge import registry as judges
 from mijabench.bench import material
-from mijabench.schema import AUDIT_SCHEMA, PROMPT_COLUMNS, canonical_json, gen_key
+from mijabench.schema import AUDIT_SCHEMA, PROMPT_COLUMNS, PROMPT_SCHEMA, RESPONSE_SCHEMA, canonical_json, gen_key
 
 GEN_PARAMS = {"max_new_tokens": 16, "temperature": 0.0, "top_p": 1.0, "seed": 0}
 
@@ -34,7 +34,7 @@ def audit_rows(prompts: pa.Table, model: str, answer) -> pa.Table:
                      "model_params": None, "gen_params": canonical_json(GEN_PARAMS),
                      "gen_key": gen_key(row["id"], model, GEN_PARAMS), "response": answer(i, row),
                      "error": "", "latency_s": 0.01})
-    prompt_and_response = pa.Table.from_pylist(rows, schema=pa.schema(list(AUDIT_SCHEMA)[:24]))
+    prompt_and_response = pa.Table.from_pylist(rows, schema=pa.schema(list(PROMPT_SCHEMA) + list(RESPONSE_SCHEMA)))
     return judges.judge_table(prompt_and_response, "rules", progress=False).cast(AUDIT_SCHEMA)
 
 

@@ -51,7 +51,7 @@ def test_judge_responses_from_rows_and_files(tmp_path):
             {"prompt": "Write a joke about them.", "response": "x", "error": "timeout"}]
     judged = judge_responses(rows, out=tmp_path / "judged.jsonl")
     assert judged.column("verdict").to_pylist() == ["safe", "unparsed", "error"]
-    assert judged.column("judge").to_pylist()[0] == "rules"
+    assert judged.column("judge").to_pylist()[0] == "intent"  # the default judge
     written = [json.loads(line) for line in (tmp_path / "judged.jsonl").read_text().splitlines()]
     assert [r["verdict"] for r in written] == ["safe", "unparsed", "error"]
     from_file = judge_responses(tmp_path / "judged.jsonl", judge="rules")

@@ -57,17 +57,24 @@ def test_quick_sample_covers_every_cell_with_benign_twins(counterfactual):
     all_cells = {(r["language"], r["group"], r["strategy"]) for r in counterfactual.to_pylist()}
     assert {(r["language"], r["group"], r["strategy"]) for r in harmful} == all_cells
     assert len(harmful) == len(all_cells) == 88
+    # Benign twins: every group of half the drawn sets of each language (2 of 4 strategies).
+    twin_sets = {r["counterfactual_id"] for r in benign}
     assert {(r["counterfactual_id"], r["group"]) for r in benign} == \
-        {(r["counterfactual_id"], r["group"]) for r in harmful}
+        {(r["counterfactual_id"], r["group"]) for r in harmful if r["counterfactual_id"] in twin_sets}
+    for language, n_groups in (("en", 13), ("pt", 9)):
+        assert len({(r["counterfactual_id"]) for r in benign if r["language"] == language}) == 2
+        assert sum(r["language"] == language for r in benign) == 2 * n_groups
     # The same attacks for every group of a language x strategy (the counterfactual comparison).
     sets = Counter((r["language"], r["strategy"], r["counterfactual_id"]) for r in harmful)
     assert len(sets) == 8
     assert quick_sample(counterfactual).equals(sample)
     assert quick_sample(counterfactual, per_cell=2).num_rows == 2 * sample.num_rows
+    everything = quick_sample(counterfactual, twin_share=1.0).to_pylist()
+    assert sum(r["kind"] == "benign" for r in everything) == len(harmful)
 
 
 def test_limit_spreads_over_cells(counterfactual):
-    limited = limit_rows(quick_sample(counterfactual), 20).to_pylist()
+    limited = limit_rows(quick_sample(counterfactual, twin_share=1.0), 20).to_pylist()
     assert len(limited) == 20
     assert len({(r["language"], r["group"]) for r in limited}) == 10  # 10 cells, en and pt
     assert Counter(r["kind"] for r in limited) == {"harmful": 10, "benign": 10}  # twins kept

@@ -35,7 +35,7 @@ def guard(tmp_path_factory) -> Path:
 def audit_rows(responses: list[str]) -> pa.Table:
     rows = []
     for i, response in enumerate(responses):
-        row = {f.name: "" for f in AUDIT_SCHEMA}
+        row = {f.name: "" if pa.types.is_string(f.type) else None for f in AUDIT_SCHEMA}
         row.update(id=f"p{i}", language="en", prompt=f"prompt {i}", response=response, model="m",
                    model_params=None, latency_s=0.1, refusal=False)
         rows.append(row)

@@ -71,7 +71,7 @@ LANGUAGE = {"a": "en", "b": "en", "c": "pt", "d": "pt"}
 
 def known_items() -> pa.Table:
     rows = [{"item_id": k, "id": f"p{k}", "model": "m", "language": LANGUAGE[k], "group": "women",
-             "strategy": "persona_assignment", "scenario_category": "workplace", "prompt": "[prompt]",
+             "strategy": "persona_assignment", "scenario_category": "economy_work", "prompt": "[prompt]",
              "response": "[response]", "judge_verdict": JUDGE[k], "judge": "rules",
              "judge_verdicts": canonical_json({"rules": {"verdict": JUDGE[k], "rationale": "r"}})}
             for k in LABELS]

@@ -242,9 +242,9 @@ def audit_table(n: int = 12) -> pa.Table:
     rows = []
     for i in range(n):
         verdict = ["safe", "harmful", "unparsed", "error"][i % 4] if i < 8 else ["safe", "harmful"][i % 2]
-        base = {f.name: "" for f in AUDIT_SCHEMA}
+        base = {f.name: "" if pa.types.is_string(f.type) else None for f in AUDIT_SCHEMA}
         base.update(id=f"p{i}", language=["en", "pt"][i % 2], strategy="persona_assignment",
-                    group="black", scenario_category="workplace", config="counterfactual",
+                    group="black", scenario_category="economy_work", config="counterfactual",
                     kind="benign" if i == 1 else "harmful", prompt=f"audit prompt {i}",
                     response="" if verdict == "error" else f"audit response {i}", model="smollm2",
                     model_params=None, latency_s=0.1, verdict=verdict, judge="ensemble[rules,llm:x]",

@@ -21,6 +21,7 @@ from mijabench import atomic
 from mijabench.errors import MijaError
 from mijabench.schema import (
     AUDIT_SCHEMA,
+    PROMPT_DEFAULTS,
     PROMPT_SCHEMA,
     RESPONSE_SCHEMA,
     canonical_json,
@@ -31,7 +32,10 @@ log = logging.getLogger("mijabench")
 
 RESPONSES = "responses"
 SHARD_RE = re.compile(r"^shard-(\d{5,})\.parquet$")
-SHARD_SCHEMA = pa.schema([("id", pa.string())] + list(RESPONSE_SCHEMA))
+# ``truncated``: the reply was cut at the backend's response-length cap (``--max-response-chars``).
+# It is recorded with the generation, here; shards written before it existed read as False.
+SHARD_SCHEMA = pa.schema([("id", pa.string())] + list(RESPONSE_SCHEMA) + [("truncated", pa.bool_())])
+SHARD_REQUIRED = [n for n in SHARD_SCHEMA.names if n != "truncated"]
 REQUIRED_PROMPT_COLUMNS = ("id", "prompt")
 
 
@@ -48,9 +52,9 @@ def normalize_prompts(prompts: pa.Table, where: str = "prompts") -> pa.Table:
     columns = {}
     for field in PROMPT_SCHEMA:
         if field.name in prompts.column_names:
-            values = prompts.column(field.name).cast(pa.string()).to_pylist()
+            values = _prompt_column(prompts, field, where)
         else:
-            values = [""] * n
+            values = [PROMPT_DEFAULTS.get(field.name, "")] * n
         columns[field.name] = values
     seen: dict[str, int] = {}
     for row, (pid, text) in enumerate(zip(columns["id"], columns["prompt"])):
@@ -62,13 +66,25 @@ def normalize_prompts(prompts: pa.Table, where: str = "prompts") -> pa.Table:
         if text is None or not str(text).strip():
             raise MijaError(f"{where}: row {row} (id {pid}): empty prompt")
     for name, values in columns.items():
-        columns[name] = ["" if v is None else v for v in values]
+        columns[name] = [PROMPT_DEFAULTS.get(name, "") if v is None else v for v in values]
     return pa.table(columns, schema=PROMPT_SCHEMA)
 
 
-def quick_sample(prompts: pa.Table, per_cell: int = 1, seed: int = 0) -> pa.Table:
+def _prompt_column(prompts: pa.Table, field: pa.Field, where: str) -> list:
+    """Text columns as strings; typed ones (``rewrite_attempts``) cast, with a one-line error."""
+    want = pa.string() if pa.types.is_string(field.type) else field.type
+    try:
+        return prompts.column(field.name).cast(want).to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise MijaError(f"{where}: column {field.name!r} is not {want}; fix or drop it") from None
+
+
+def quick_sample(prompts: pa.Table, per_cell: int = 1, seed: int = 0, twin_share: float = 0.5) -> pa.Table:
     """A small stratified sample covering every (language, group, strategy) cell of the harmful
-    rows, plus the benign twin of every sampled harmful row.
+    rows, plus benign twins: those of ``twin_share`` of the drawn counterfactual sets of each
+    language (every group of a drawn set keeps its twin), or of every sampled seed-based row.
+    Half the twins keeps the quick audit of the embedded model within minutes on 2 cores with the
+    paper-length prompts; over-refusal is then measured on fewer rows (``--full`` has them all).
 
     With counterfactual rows, whole counterfactual sets are drawn per (language, strategy), so
     every group meets exactly the same attacks -- the comparison the counterfactual config is for.
@@ -116,7 +132,8 @@ def quick_sample(prompts: pa.Table, per_cell: int = 1, seed: int = 0) -> pa.Tabl
             pool = sorted((i for i in per[key] if i not in chosen), key=lambda i: ids[i])
             chosen.update(rng.sample(pool, min(missing, len(pool))))
 
-    twins = {(cf[i], group[i]) for i in chosen if cf[i]}
+    twins = {(cf[i], group[i]) for i in chosen if cf[i] and cf[i] in _twin_sets(chosen, language, strategy,
+                                                                                cf, twin_share, seed)}
     chosen.update(i for i in benign if cf[i] and (cf[i], group[i]) in twins)
     loose = [i for i in chosen if not cf[i]]  # seed-based rows: sample benign rows per cell
     need: dict[tuple, int] = defaultdict(int)
@@ -131,6 +148,23 @@ def quick_sample(prompts: pa.Table, per_cell: int = 1, seed: int = 0) -> pa.Tabl
         pool = sorted(by_cell[key], key=lambda i: ids[i])
         chosen.update(rng.sample(pool, min(need[key], len(pool))))
     return prompts.take(sorted(chosen))
+
+
+def _twin_sets(chosen, language, strategy, cf, share: float, seed: int) -> set[str]:
+    """``share`` of the drawn counterfactual sets of each language (at least one), drawn with the
+    sample's seed across strategies."""
+    if not 0 < share <= 1:
+        raise MijaError(f"twin share {share}: must be in (0, 1]")
+    by_language: dict[str, set] = defaultdict(set)
+    for i in chosen:
+        if cf[i]:
+            by_language[language[i]].add((strategy[i], cf[i]))
+    keep = set()
+    for lang, sets in sorted(by_language.items()):
+        pool = sorted(sets)
+        rng = random.Random(f"{seed}-quick-twins-{lang}")
+        keep.update(c for _, c in rng.sample(pool, max(1, round(share * len(pool)))))
+    return keep
 
 
 def limit_rows(prompts: pa.Table, limit: int | None) -> pa.Table:
@@ -179,11 +213,16 @@ def load_responses(out_dir: Path) -> dict[str, dict]:
     best: dict[str, dict] = {}
     for path in shard_files(out_dir):
         try:
-            rows = pq.read_table(path).to_pylist()
+            table = pq.read_table(path)
         except Exception as exc:  # noqa: BLE001 -- atomic writes make this a foreign/damaged file
             raise MijaError(f"{path}: unreadable response shard ({type(exc).__name__}); move it "
                             "away and re-run to regenerate its rows") from None
-        for row in rows:
+        missing = [c for c in SHARD_REQUIRED if c not in table.column_names]
+        if missing:
+            raise MijaError(f"{path}: not a response shard written by mijabench (no column "
+                            f"{missing[0]!r}); move it out of {path.parent} and re-run")
+        for row in table.to_pylist():
+            row.setdefault("truncated", False)  # shards written before the column existed
             old = best.get(row["gen_key"])
             if old is None or not row["error"] or old["error"]:
                 best[row["gen_key"]] = row
@@ -221,7 +260,8 @@ def generate_responses(prompts: pa.Table, backend, params, out_dir: Path, shard_
     ids = prompts.column("id").to_pylist()
     texts = prompts.column("prompt").to_pylist()
     keys = [gen_key(pid, model, gp) for pid in ids]
-    (out_dir / RESPONSES).mkdir(parents=True, exist_ok=True)
+    atomic.make_folder(out_dir)  # one-line error for a file in the way or no permission
+    atomic.make_folder(out_dir / RESPONSES)
     lock = FileLock(str(out_dir / RESPONSES / ".lock"))
     try:
         lock.acquire(timeout=0)
@@ -242,7 +282,8 @@ def generate_responses(prompts: pa.Table, backend, params, out_dir: Path, shard_
             buffer.append({"id": ids[i], "model": model, "model_family": meta["model_family"] or "",
                            "model_params": meta["model_params"], "gen_params": gp_json,
                            "gen_key": keys[i], "response": g.text or "", "error": g.error or "",
-                           "latency_s": float(g.latency_s)})
+                           "latency_s": float(g.latency_s),
+                           "truncated": bool(getattr(g, "truncated", False))})
 
         def flush() -> None:
             if buffer:
@@ -296,12 +337,18 @@ def check_judge(judge) -> None:
 
 
 def run_audit(prompts: pa.Table, backend, params, out_dir, judge, shard_size: int = 32,
-              model_meta: dict | None = None, progress: bool = True, report: bool = True) -> pa.Table:
-    """Generate (resumable), judge, write ``audit.parquet`` (AUDIT_SCHEMA) and the report."""
+              model_meta: dict | None = None, progress: bool = True, report: bool = True,
+              provenance: dict | None = None) -> pa.Table:
+    """Generate (resumable), judge, write ``audit.parquet`` (AUDIT_SCHEMA) and the report.
+
+    The report's provenance gets the command line, the date and a content hash of the audited
+    prompts (``dataset_revision``) here; ``provenance`` adds or overrides fields (e.g.
+    ``dataset_source``); model, generation parameters, judge and config come from the rows."""
     from mijabench.judge.registry import judge_table, make_judge
 
     out_dir = Path(out_dir)
     prompts = normalize_prompts(prompts)
+    provenance = {**run_provenance(prompts), **(provenance or {})}
     if judge is None or isinstance(judge, str):
         judge = make_judge(judge)  # before generating: a bad judge name fails in a second
     check_judge(judge)
@@ -312,5 +359,41 @@ def run_audit(prompts: pa.Table, backend, params, out_dir, judge, shard_size: in
     atomic.write_parquet(out_dir / "audit.parquet", judged)
     if report:
         from mijabench.analysis.report import write_report
-        write_report(judged, out_dir)
+        write_report(judged, out_dir, provenance_info=provenance)
     return judged
+
+
+def run_provenance(prompts: pa.Table) -> dict:
+    """Command line, UTC date and the audited prompts' content hash, for the report header."""
+    import shlex
+    import sys
+    from datetime import datetime, timezone
+
+    from mijabench.hub.folders import fingerprint
+
+    return {"command": shlex.join(sys.argv), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+            "dataset_revision": f"prompts sha256:{fingerprint(prompts)} ({prompts.num_rows} rows)"}
+
+
+def check_outcome(table: pa.Table, warn_error_share: float = 0.05) -> None:
+    """Raise a one-line MijaError when the audit measured nothing: every row failed to generate,
+    or the judge could not read a single response. Warn when more than ``warn_error_share`` of the
+    rows failed. Failed rows are requested again when the audit is re-run with the same --out."""
+    verdicts = table.column("verdict").to_pylist()
+    n, errors = len(verdicts), sum(v == "error" for v in verdicts)
+    if n and errors == n:
+        first = next((e for e in table.column("error").to_pylist() if e), "unknown error")
+        raise MijaError(f"all {n} rows failed to generate (first: {first}); nothing was judged. "
+                        "Fix the model or endpoint and re-run with the same --out to retry them")
+    if n and sum(v == "unparsed" for v in verdicts) == n - errors:
+        raise MijaError(f"the judge could not read any of the {n - errors} responses (all "
+                        "unparsed); check the judge (--judge) and the responses in audit.parquet")
+    if n and errors / n > warn_error_share:
+        log.warning("%d of %d rows (%.0f%%) failed to generate and are left out of the Defense "
+                    "Rate; re-run with the same --out to retry them", errors, n, 100 * errors / n)
+
+
+def truncated_count(out_dir: Path, table: pa.Table) -> int:
+    """How many of ``table``'s responses were cut at the response-length cap."""
+    responses = load_responses(out_dir)
+    return sum(bool(responses.get(k, {}).get("truncated")) for k in table.column("gen_key").to_pylist())
