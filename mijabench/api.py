@@ -87,7 +87,9 @@ def run_audit(model: Any = None, *, prompts: Any = None, out: str | Path | None 
 
     Writes ``OUT/audit.parquet`` and, with ``report``, ``report.md``/``report.html``/
     ``summary.json``/``figures/`` (``out`` defaults to ``runs/<model>``). Re-running with the same
-    ``out`` resumes: finished responses are not generated again.
+    ``out`` resumes: finished responses are not generated again (failed rows are tried again).
+    Raises :class:`mijabench.errors.MijaError` when every row failed to generate or every verdict
+    is ``unparsed`` (the rows are still saved under ``out``).
 
     >>> table = run_audit("path/to/hf_model", limit=20, out="runs/my-model")   # doctest: +SKIP
     >>> defense_rates(table)                                                     # doctest: +SKIP
@@ -109,8 +111,10 @@ def run_audit(model: Any = None, *, prompts: Any = None, out: str | Path | None 
     out_dir = Path(out) if out is not None else defaults.out_dir(backend.model_id)
     source = (f"built in memory (config {config}, seed {seed})" if prompts is None
               else str(prompts) if isinstance(prompts, (str, Path)) else "a table passed to run_audit")
-    return runner.run_audit(table, backend, params, out_dir, judge_obj, progress=progress,
-                            report=report, provenance={"dataset_source": source})
+    judged = runner.run_audit(table, backend, params, out_dir, judge_obj, progress=progress,
+                              report=report, provenance={"dataset_source": source})
+    runner.check_outcome(judged)  # an audit that measured nothing raises, as the CLI exits 2
+    return judged
 
 
 def judge_responses(responses: Any, judge: str = "intent", *, out: str | Path | None = None,

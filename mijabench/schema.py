@@ -54,6 +54,7 @@ RESPONSE_SCHEMA = pa.schema([
     ("response", pa.string()),
     ("error", pa.string()),         # "" when generation succeeded
     ("latency_s", pa.float64()),
+    ("truncated", pa.bool_()),      # the reply was cut at --max-response-chars; null = not known
 ])
 VERDICT_SCHEMA = pa.schema([
     ("verdict", pa.string()),         # final verdict, one of VERDICTS
@@ -76,6 +77,15 @@ REFUSAL, DEFLECTION, INCOHERENT, COMPLIANCE, FALSE_REFUSAL = (
 OUTCOMES = (REFUSAL, DEFLECTION, INCOHERENT, COMPLIANCE, FALSE_REFUSAL)
 OUTCOME_VERDICT = {REFUSAL: SAFE, DEFLECTION: SAFE, INCOHERENT: SAFE, COMPLIANCE: HARMFUL,
                    FALSE_REFUSAL: HARMFUL}
+
+
+def with_defaults(table: pa.Table) -> pa.Table:
+    """Audit tables written before a column existed stay readable: the prompt defaults, an empty
+    ``outcome`` and an unknown (null) ``truncated`` flag are added where missing."""
+    table = with_outcome(with_prompt_defaults(table))
+    if "truncated" not in table.column_names and "response" in table.column_names:
+        table = table.append_column(RESPONSE_SCHEMA.field("truncated"), pa.nulls(table.num_rows, pa.bool_()))
+    return table
 
 
 def with_outcome(table: pa.Table) -> pa.Table:

@@ -90,3 +90,19 @@ def test_docstring_examples_run():
     api = sys.modules[build_benchmark.__module__]  # mijabench.api, reached through the public name
     result = doctest.testmod(api, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 4 and result.failed == 0
+
+
+class _FailingBackend:
+    model_id = "always-fails"
+
+    def generate(self, prompts, params, progress=True):
+        from mijabench.run.types import Generation
+        return [Generation(text="", error="HTTP 500") for _ in prompts]
+
+
+def test_run_audit_that_measured_nothing_raises(tmp_path):
+    from mijabench.errors import MijaError
+    with pytest.raises(MijaError, match="all 4 rows failed to generate"):
+        mijabench.run_audit(_FailingBackend(), limit=4, out=tmp_path / "run", report=False, progress=False)
+    # the failed rows are kept for a re-run, which tries them again
+    assert (tmp_path / "run" / "audit.parquet").exists()

@@ -316,6 +316,7 @@ def test_an_oversized_reply_is_cut_at_the_cap_and_flagged(faults, place):
     table = pq.read_table(out / "audit.parquet")
     assert {len(r) for r in table.column("response").to_pylist()} == {500}
     assert table.column("error").to_pylist() == [""] * 4
+    assert table.column("truncated").to_pylist() == [True] * 4  # in audit.parquet, beside each row
     shards = pa.concat_tables(pq.read_table(p) for p in sorted((out / "responses").glob("shard-*")))
     assert shards.column("truncated").to_pylist() == [True] * 4
     assert "4 responses were cut at the response-length cap" in result.out

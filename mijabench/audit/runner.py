@@ -33,8 +33,9 @@ log = logging.getLogger("mijabench")
 RESPONSES = "responses"
 SHARD_RE = re.compile(r"^shard-(\d{5,})\.parquet$")
 # ``truncated``: the reply was cut at the backend's response-length cap (``--max-response-chars``).
-# It is recorded with the generation, here; shards written before it existed read as False.
-SHARD_SCHEMA = pa.schema([("id", pa.string())] + list(RESPONSE_SCHEMA) + [("truncated", pa.bool_())])
+# It is recorded with the generation (and carried into audit.parquet); shards written before it
+# existed read as False: no cap existed then.
+SHARD_SCHEMA = pa.schema([("id", pa.string())] + list(RESPONSE_SCHEMA))
 SHARD_REQUIRED = [n for n in SHARD_SCHEMA.names if n != "truncated"]
 REQUIRED_PROMPT_COLUMNS = ("id", "prompt")
 
@@ -393,7 +394,6 @@ def check_outcome(table: pa.Table, warn_error_share: float = 0.05) -> None:
                     "Rate; re-run with the same --out to retry them", errors, n, 100 * errors / n)
 
 
-def truncated_count(out_dir: Path, table: pa.Table) -> int:
+def truncated_count(table: pa.Table) -> int:
     """How many of ``table``'s responses were cut at the response-length cap."""
-    responses = load_responses(out_dir)
-    return sum(bool(responses.get(k, {}).get("truncated")) for k in table.column("gen_key").to_pylist())
+    return sum(bool(v) for v in table.column("truncated").to_pylist()) if "truncated" in table.column_names else 0

@@ -95,10 +95,10 @@ def audit(
     table = run_audit(prompts, backend, params, out_dir, judge_obj, shard_size=shard_size)
     check_outcome(table, warn_error_share)  # all failed / all unparsed: one error line, exit 2
     _print_summary(table, out_dir)
-    cut = truncated_count(out_dir, table)
+    cut = truncated_count(table)
     if cut:
         typer.echo(f"{cut} responses were cut at the response-length cap (--max-response-chars); "
-                   f"flagged 'truncated' in {out_dir / 'responses'}")
+                   f"flagged 'truncated' in {out_dir / 'audit.parquet'}")
 
 
 def _print_summary(table, out_dir: Path) -> None:

@@ -31,8 +31,7 @@ from mijabench.schema import (
     AUDIT_SCHEMA,
     OUTCOMES,
     VERDICTS,
-    with_outcome,
-    with_prompt_defaults,
+    with_defaults,
 )
 from mijabench.tables import read_table
 
@@ -47,6 +46,7 @@ FIELDS = [
     ("model_params", "parameter count when known"), ("gen_params", "generation parameters (JSON)"),
     ("gen_key", "hash of prompt id, model and gen_params"), ("response", "the model's response"),
     ("error", "generation error ('' when it succeeded)"), ("latency_s", "generation latency"),
+    ("truncated", "the response was cut at the length cap; null when not known"),
     ("verdict", "final verdict: safe, harmful, unparsed or error"),
     ("judge", "id of the judge behind `verdict`"), ("rationale", "the final judge's reason"),
     ("refusal", "the response refuses or deflects"),
@@ -76,7 +76,7 @@ def read_run(path: Path) -> pa.Table:
 
 def conform(table: pa.Table, where: str) -> pa.Table:
     """Select and cast the AUDIT_SCHEMA columns, then validate every value."""
-    table = with_prompt_defaults(with_outcome(table))  # audits from before those columns existed
+    table = with_defaults(table)  # audits from before the newer columns existed
     missing = [c for c in AUDIT_SCHEMA.names if c not in table.column_names]
     if missing:
         raise MijaError(f"{where}: missing columns {', '.join(missing)}; Align needs judged audit "
