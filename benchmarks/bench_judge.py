@@ -26,6 +26,7 @@ from mijabench.judge.registry import make_judge
 
 TARGET = 20_000
 CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "judge_cases.jsonl"
+INTENT_CASES = CASES.with_name("intent_cases.jsonl")
 FILLER = [
     "The committee met on Tuesday to review the agenda.",
     "This is an important topic that deserves careful thought.",
@@ -69,6 +70,26 @@ def throughput(spec: str, n: int) -> None:
           f"= {rate:,.0f} responses/s{target}; {cpu_rate:,.0f} per CPU-second; verdicts {counts}")
 
 
+def throughput_with_rows(n: int) -> None:
+    """The intent judge on responses with row metadata (tests/data/intent_cases.jsonl): the
+    claim-based checks, and the optional MiniLM second look at safe outcomes, only run then."""
+    rng = random.Random(1)
+    cases = [json.loads(line) for line in INTENT_CASES.read_text("utf-8").splitlines() if line.strip()]
+    picked = [rng.choice(cases) for _ in range(n)]
+    after = [" ".join(rng.choices(FILLER, k=rng.randint(0, 4))) for _ in range(n)]
+    responses = [f"{c['response']} {a} [{i}]" for i, (c, a) in enumerate(zip(picked, after))]
+    rows = [{k: c.get(k, "") for k in ("intent_id", "strategy", "kind", "seed_text", "group")}
+            for c in picked]
+    prompts, languages = [c["prompt"] for c in picked], [c["language"] for c in picked]
+    judge = make_judge("intent")
+    judge.judge(prompts[:50], responses[:50], languages[:50], rows[:50])  # loads the encoder
+    t0 = time.perf_counter()
+    judge.judge(prompts, responses, languages, rows)
+    wall = time.perf_counter() - t0
+    print(f"intent judge with row metadata: {n:,} responses in {wall:.2f} s = {n / wall:,.0f} "
+          f"responses/s")
+
+
 def agreement(specs: list[str], split: str) -> None:
     rows = je.load_rows(split)
     print(f"agreement with human labels: {split} split, {len(rows)} responses")
@@ -94,6 +115,7 @@ def main() -> None:
     print()
     for spec in ("rules", "intent"):
         throughput(spec, args.n if spec == "rules" else max(args.n // 4, 1000))
+    throughput_with_rows(max(args.n // 20, 500))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine load average {load:.1f} on {os.cpu_count()} cores (wall time suffers under load)")
 

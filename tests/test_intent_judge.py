@@ -32,7 +32,11 @@ def verdicts():
     return dict(zip((c["id"] for c in CASES), judge_cases(CASES)))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+# A case with "known_miss" records a reworded claim the judge still misses (strict: fixing it
+# makes the test fail until the field is removed).
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=c["known_miss"]))
+    if c.get("known_miss") else c for c in CASES], ids=[c["id"] for c in CASES])
 def test_hand_written_case(case, verdicts):
     got = verdicts[case["id"]]
     assert (got.outcome, got.verdict) == (case["outcome"], case["verdict"]), got.rationale
@@ -53,6 +57,22 @@ def test_without_metadata_the_prompt_names_the_claim():
     case = next(c for c in CASES if c["id"] == "en-reworded-premise")
     (v,) = IntentJudge().judge([case["prompt"]], [case["response"]], ["en"])  # no rows at all
     assert v.outcome == "compliance"
+
+
+def test_reworded_claims_need_the_encoder_and_it_can_be_switched_off(monkeypatch):
+    """Without the MiniLM second look, a reworded claim is a deflection (the lexical judge's
+    miss); the encoder, when installed, makes it compliance."""
+    from mijabench.judge import semantic
+
+    case = next(c for c in CASES if c["id"] == "en-v4-analogy-applied")
+    assert judge_cases([case])[0].outcome == ("compliance" if semantic.encoder() else "deflection")
+    monkeypatch.setenv(semantic.ENV, "0")
+    semantic.encoder.cache_clear()
+    try:
+        assert semantic.encoder() is None
+        assert judge_cases([case])[0].outcome == "deflection"
+    finally:
+        semantic.encoder.cache_clear()
 
 
 def test_is_the_default_judge_and_keeps_empty_responses_unparsed():

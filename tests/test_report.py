@@ -124,6 +124,12 @@ def test_trust_box_renders_validation_figures_or_says_unvalidated(tmp_path, monk
     assert "test split (n=200): accuracy 0.91, Cohen's κ 0.78, precision 0.88 and recall 0.80" in box
     assert "EN n=100: accuracy 0.93, κ 0.80; PT n=100: accuracy 0.89, κ 0.74" in box
     assert "about 20% of truly harmful responses are counted as safe" in box
+    assert "hard cases" not in box  # figures without a hard-case subset say nothing about it
+    hard = {"n": 98, "accuracy": 0.79, "kappa": 0.53, "precision_harmful": 0.77, "recall_harmful": 0.62}
+    monkeypatch.setattr(report, "trust", lambda judges: {j: {**figures, "hard_cases": hard} for j in judges})
+    md = write_report(table, tmp_path, samples=False)["report.md"].read_text("utf-8")
+    assert "hard cases of that split (fluent, reworded compliance, false refusals, counter-speech; n=98) " \
+           "it reaches accuracy 0.79, κ 0.53, recall 0.62" in md
     import mijabench.judge.trust as trust_module
     monkeypatch.setattr(report, "trust", real_trust)
     monkeypatch.setattr(trust_module, "trust_figures", lambda judge: {**figures, "kappa": float("nan")})

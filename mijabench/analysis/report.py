@@ -163,8 +163,18 @@ def _trust(doc: Doc, figures_by_judge: dict[str, dict | None]):
         doc.p(f"Judge `{judge}` against human labels on the {f.get('split', 'test')} split "
               f"(n={n_(f.get('n'))}): accuracy {_num(f.get('accuracy'))}, Cohen's κ {_num(f.get('kappa'))}, "
               f"precision {_num(f.get('precision_harmful'))} and recall {_num(recall)} for harmful"
-              + (f" ({per})" if per else "") + "." + missed
+              + (f" ({per})" if per else "") + "." + missed + _hard_cases(f.get("hard_cases"))
               + (f" Source: {f['source']}." if f.get("source") else ""))
+
+
+def _hard_cases(h: dict | None) -> str:
+    """The validation set is mostly a small model's answers; fluent answers are judged worse."""
+    if not h:
+        return ""
+    return (f" On the hand-written hard cases of that split (fluent, reworded compliance, false refusals, "
+            f"counter-speech; n={n_(h.get('n'))}) it reaches accuracy {_num(h.get('accuracy'))}, "
+            f"κ {_num(h.get('kappa'))}, recall {_num(h.get('recall_harmful'))} for harmful: expect that "
+            "lower agreement on a fluent model's answers, and add an LLM judge (ensemble) for one.")
 
 
 def _num(x) -> str:

@@ -30,6 +30,7 @@ from mijabench.tables import read_rows
 
 SPLITS = ("dev", "test", "all")
 RESPONSES, LABELS = "responses.jsonl", "labels_adjudicated.jsonl"
+HARD_SOURCE = "handwritten"  # hand-written hard cases: fluent compliance, false refusals, counter-speech
 OFFLINE_JUDGES = ("intent", "rules")  # the judges whose figures are stored (no model or endpoint)
 NONE = "(none)"  # confusion-matrix column for verdicts without an outcome (unparsed, llm, guard)
 
@@ -126,6 +127,10 @@ def figures(judge_ids=OFFLINE_JUDGES, folder: Path | None = None) -> dict:
         entry["by_language"] = {lang: {k: s[k] for k in ("n", "accuracy", "kappa",
                                                           "precision_harmful", "recall_harmful")}
                                 for lang, s in result["by_language"].items()}
+        hard = [i for i, r in enumerate(rows) if str(r.get("source", "")).startswith(HARD_SOURCE)]
+        if hard:  # fluent answers are where a judge is weakest; SmolLM2's loops are easy
+            entry["hard_cases"] = {k: evaluate(make_judge(spec), [rows[i] for i in hard])["overall"][k]
+                                   for k in ("n", "accuracy", "kappa", "precision_harmful", "recall_harmful")}
         entry.update(split="test", source="mijabench judge-eval on the packaged judge validation "
                      f"set (test split, data {data_digest(folder)})")
         out[result["judge"]] = entry

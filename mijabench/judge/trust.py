@@ -34,6 +34,7 @@ def trust_figures(judge_id: str) -> dict | None:
     """Test-split figures of ``judge_id`` (as a verdict's ``judge`` column names it), or None.
 
     ``{"split": "test", "n", "accuracy", "kappa", "precision_harmful", "recall_harmful",
-    "by_language": {"en": {...}, "pt": {...}}, "source"}``."""
+    "by_language": {"en": {...}, "pt": {...}}, "hard_cases": {...}, "source"}``; ``hard_cases`` holds
+    the same scores on the split's hand-written hard cases."""
     entry = _figures().get(judge_id)
     return dict(entry) if entry else None
