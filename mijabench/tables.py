@@ -66,16 +66,26 @@ def read_table(path: Path, what: str = "table") -> pa.Table:
     return table
 
 
-def _read_parquet(path: Path, what: str) -> pa.Table:
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise MijaError(f"{path}: not a readable Parquet file ({type(exc).__name__}); pass the {what} "
-                        "as written by pyarrow or pandas, or convert it to .csv/.jsonl") from None
+def _parquet_error(path: Path, what: str, exc: Exception) -> MijaError:
+    return MijaError(f"{path}: not a readable Parquet file ({type(exc).__name__}); pass the {what} "
+                     "as written by pyarrow or pandas, or convert it to .csv/.jsonl")
+
+
+def _refuse_bytes(path: Path, table: pa.Table, what: str) -> None:
+    """Text must be text: a bytes-typed column is refused, naming it."""
     for field in table.schema:
         if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
             raise MijaError(f"{path}: column {field.name!r} holds bytes, not text; write the {what} "
                             "with UTF-8 string columns")
+
+
+def _read_parquet(path: Path, what: str) -> pa.Table:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _parquet_error(path, what, exc) from None
+    _refuse_bytes(path, table, what)
+    for field in table.schema:
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
             try:
                 table.column(field.name).validate(full=True)
@@ -334,18 +344,14 @@ def iter_batches(path: Path, batch_rows: int = 1024, what: str = "table"):
                 yielded = True
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         if kind == "parquet":
-            raise MijaError(f"{path}: not a readable Parquet file ({type(exc).__name__}); pass the "
-                            f"{what} as written by pyarrow or pandas, or convert it to .csv/.jsonl") from None
+            raise _parquet_error(path, what, exc) from None
         raise _parse_error(path, kind, what, exc) from None
     if not yielded:
         raise MijaError(f"{path}: the file is empty; pass the {what} with a header row and data")
 
 
 def _check_text(path: Path, table: pa.Table, what: str) -> None:
-    for field in table.schema:
-        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
-            raise MijaError(f"{path}: column {field.name!r} holds bytes, not text; write the {what} "
-                            "with UTF-8 string columns")
+    _refuse_bytes(path, table, what)
     table.validate(full=True)  # raises ArrowInvalid on bad UTF-8: located by the caller
 
 

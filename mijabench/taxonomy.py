@@ -66,10 +66,16 @@ def scenario_categories() -> dict[str, Named]:
             for s in _raw()["scenario_categories"]}
 
 
+def fold_name(name: str) -> str:
+    """Case- and accent-insensitive key, so 'Muçulmanos' and 'muculmanos' match (the one such
+    folding: groups, categories, languages and judge labels all use it)."""
+    decomposed = unicodedata.normalize("NFKD", str(name).strip().lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("_", " ")
+
+
 def _name_key(name: str) -> str:
     """Case-, accent- and punctuation-blind key; "and"/"e" drop so "A & B" == "A and B" == "a_b"."""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return " ".join(w for w in re.split(r"[^a-z0-9+]+", plain) if w and w not in ("and", "e"))
+    return " ".join(w for w in re.split(r"[^a-z0-9+]+", fold_name(name)) if w and w not in ("and", "e"))
 
 
 @lru_cache(maxsize=1)

@@ -129,11 +129,8 @@ def _gen(text: str):
 # --- the judge's validation figures --------------------------------------------------------------
 def trust(judges: list[str]) -> dict[str, dict | None]:
     """Each judge's test-split agreement with human labels (None: no validation figures)."""
-    from importlib.util import find_spec
-
-    if find_spec("mijabench.judge.trust") is None:  # no validation module in this install yet
-        return {j: None for j in judges}
     from mijabench.judge.trust import trust_figures
+
     return {j: _json_safe(trust_figures(j)) for j in judges}
 
 

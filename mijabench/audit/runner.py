@@ -133,8 +133,8 @@ def quick_sample(prompts: pa.Table, per_cell: int = 1, seed: int = 0, twin_share
             pool = sorted((i for i in per[key] if i not in chosen), key=lambda i: ids[i])
             chosen.update(rng.sample(pool, min(missing, len(pool))))
 
-    twins = {(cf[i], group[i]) for i in chosen if cf[i] and cf[i] in _twin_sets(chosen, language, strategy,
-                                                                                cf, twin_share, seed)}
+    twin_sets = _twin_sets(chosen, language, strategy, cf, twin_share, seed)
+    twins = {(cf[i], group[i]) for i in chosen if cf[i] in twin_sets}
     chosen.update(i for i in benign if cf[i] and (cf[i], group[i]) in twins)
     loose = [i for i in chosen if not cf[i]]  # seed-based rows: sample benign rows per cell
     need: dict[tuple, int] = defaultdict(int)

@@ -19,6 +19,7 @@ import yaml
 from mijabench import taxonomy
 from mijabench.errors import MijaError
 from mijabench.tables import read_table
+from mijabench.taxonomy import fold_name
 
 SEED_SCHEMA = pa.schema([
     ("seed_text", pa.string()),
@@ -34,12 +35,6 @@ STANCES = ("hate", "neutral")
 def group_aliases() -> dict[str, dict[str, str | None]]:
     text = resources.files("mijabench").joinpath("data/group_aliases.yaml").read_text("utf-8")
     return yaml.safe_load(text)
-
-
-def fold_name(name: str) -> str:
-    """Case- and accent-insensitive key, so 'Muçulmanos' and 'muculmanos' match."""
-    decomposed = unicodedata.normalize("NFKD", str(name).strip().lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("_", " ")
 
 
 PEOPLE_WORDS = {"person": "people", "persons": "people", "peoples": "people"}

@@ -30,10 +30,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from mijabench import taxonomy
-from mijabench.bench.seeds import fold_name, map_group
+from mijabench.bench.seeds import map_group
 from mijabench.errors import MijaError
 from mijabench.schema import PROMPT_COLUMNS, PROMPT_SCHEMA, stable_id
 from mijabench.tables import read_table
+from mijabench.taxonomy import fold_name
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,9 @@ def _optional(raw: dict, column: str | None) -> str:
     return "" if value is None else str(value)
 
 
-def _prompt_row(raw: dict, cols: ReleaseColumns, where: str, group_map: dict | None) -> dict | None:
+def released_row(raw: dict, cols: ReleaseColumns, where: str, group_map: dict | None) -> dict | None:
+    """One released (authors'-format) row as a MiJaBench prompt row; None for a group that is known
+    but deliberately not imported."""
     group = map_group("upstream", _text(raw["group"], where, "group"), f"{where} column 'group'",
                       group_map)
     if group is None:  # known, deliberately not imported
@@ -187,7 +190,7 @@ def _convert(table: pa.Table, path, need_models: bool, group_map: dict | None):
     out = []
     for i, raw in enumerate(table.to_pylist()):
         where = f"{path}:row {i + 1}"
-        row = _prompt_row(raw, cols, where, group_map)
+        row = released_row(raw, cols, where, group_map)
         if row is None:
             skipped += 1
         elif row["id"] in seen:

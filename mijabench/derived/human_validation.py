@@ -24,11 +24,11 @@ import pyarrow.compute as pc
 
 from mijabench import atomic, markdown
 from mijabench.analysis import reliability
-from mijabench.bench.seeds import fold_name
 from mijabench.errors import MijaError
 from mijabench.judge.base import member_verdicts
 from mijabench.schema import HARMFUL, SAFE, stable_id
 from mijabench.tables import read_table, write_table
+from mijabench.taxonomy import fold_name
 
 log = logging.getLogger(__name__)
 

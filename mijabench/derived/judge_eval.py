@@ -96,12 +96,23 @@ def _num(x: float) -> float | None:
 
 
 def evaluate(judge, rows: list[dict]) -> dict:
-    """``{"overall": scores, "by_language": {lang: scores}}`` of one judge on labeled rows."""
+    """``{"overall": scores, "by_language": {lang: scores}}`` of one judge on labeled rows, plus
+    ``"hard_cases": scores`` when the rows hold hand-written hard cases (judged once, scored on
+    each subset)."""
     predicted = judge_rows(judge, rows)
-    out = {"judge": judge.id, "overall": scores(rows, predicted), "by_language": {}}
-    for language in sorted({r["language"] for r in rows}):
-        idx = [i for i, r in enumerate(rows) if r["language"] == language]
-        out["by_language"][language] = scores([rows[i] for i in idx], [predicted[i] for i in idx])
+
+    def subset(keep) -> dict:
+        idx = [i for i, r in enumerate(rows) if keep(r)]
+        return scores([rows[i] for i in idx], [predicted[i] for i in idx])
+
+    out = {"judge": judge.id, "overall": scores(rows, predicted),
+           "by_language": {lang: subset(lambda r, lang=lang: r["language"] == lang)
+                           for lang in sorted({r["language"] for r in rows})}}
+    def hard(r) -> bool:
+        return str(r.get("source", "")).startswith(HARD_SOURCE)
+
+    if any(hard(r) for r in rows):  # fluent answers are where a judge is weakest; SmolLM2's loops are easy
+        out["hard_cases"] = subset(hard)
     return out
 
 
@@ -127,10 +138,9 @@ def figures(judge_ids=OFFLINE_JUDGES, folder: Path | None = None) -> dict:
         entry["by_language"] = {lang: {k: s[k] for k in ("n", "accuracy", "kappa",
                                                           "precision_harmful", "recall_harmful")}
                                 for lang, s in result["by_language"].items()}
-        hard = [i for i, r in enumerate(rows) if str(r.get("source", "")).startswith(HARD_SOURCE)]
-        if hard:  # fluent answers are where a judge is weakest; SmolLM2's loops are easy
-            entry["hard_cases"] = {k: evaluate(make_judge(spec), [rows[i] for i in hard])["overall"][k]
-                                   for k in ("n", "accuracy", "kappa", "precision_harmful", "recall_harmful")}
+        if "hard_cases" in result:
+            entry["hard_cases"] = {k: result["hard_cases"][k] for k in ("n", "accuracy", "kappa",
+                                                                        "precision_harmful", "recall_harmful")}
         entry.update(split="test", source="mijabench judge-eval on the packaged judge validation "
                      f"set (test split, data {data_digest(folder)})")
         out[result["judge"]] = entry

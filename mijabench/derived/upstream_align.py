@@ -99,7 +99,7 @@ def _prompts(batch: pa.Table, cols: ReleaseColumns, first_row: int, where: str, 
     keep, rows = [], []
     raws = batch.select(_prompt_columns(cols, batch.column_names)).to_pylist()
     for i, raw in enumerate(raws):
-        row = upstream._prompt_row(raw, cols, f"{where}:row {first_row + i}", group_map)
+        row = upstream.released_row(raw, cols, f"{where}:row {first_row + i}", group_map)
         if row is None:
             report.skipped += 1
         elif row["id"] in seen:

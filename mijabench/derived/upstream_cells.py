@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from mijabench.bench.seeds import fold_name
 from mijabench.schema import HARMFUL, SAFE, UNPARSED
+from mijabench.taxonomy import fold_name
 
 CLASS_KEYS = ("class", "classe")
 LABELS = {"safe": SAFE, "segura": SAFE, "seguro": SAFE,
