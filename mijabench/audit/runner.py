@@ -349,7 +349,7 @@ def run_audit(prompts: pa.Table, backend, params, out_dir, judge, shard_size: in
 
     out_dir = Path(out_dir)
     prompts = normalize_prompts(prompts)
-    provenance = {**run_provenance(prompts), **(provenance or {})}
+    provenance = {**run_provenance(prompts), **_precision(backend), **(provenance or {})}
     if judge is None or isinstance(judge, str):
         judge = make_judge(judge)  # before generating: a bad judge name fails in a second
     check_judge(judge)
@@ -362,6 +362,13 @@ def run_audit(prompts: pa.Table, backend, params, out_dir, judge, shard_size: in
         from mijabench.analysis.report import write_report
         write_report(judged, out_dir, provenance_info=provenance)
     return judged
+
+
+def _precision(backend) -> dict:
+    """A local model's weight precision: bf16 and fp32 give different greedy answers. (Only the
+    dtype: an endpoint backend's repr could name a URL with credentials in it.)"""
+    dtype = getattr(backend, "dtype", None)
+    return {"precision": str(dtype).removeprefix("torch.")} if dtype is not None else {}
 
 
 def run_provenance(prompts: pa.Table) -> dict:

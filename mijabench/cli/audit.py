@@ -48,6 +48,9 @@ def audit(
                                        "with the same folder resumes"),
     batch_size: int = typer.Option(32, min=1, help="local backend: prompts per batch"),
     device: Optional[str] = typer.Option(None, help="local backend: cpu | cuda (default: auto)"),
+    dtype: Optional[str] = typer.Option(None, help="local backend: auto | float32 | bfloat16 | "
+                                        "float16 (auto: bfloat16 on GPUs and CPUs with native "
+                                        "bfloat16, else float32)"),
     concurrency: int = typer.Option(16, min=1, help="endpoint backend: requests in flight"),
     timeout: float = typer.Option(120, min=0.001, help="endpoint backend: seconds per request"),
     max_retries: int = typer.Option(5, min=0, help="endpoint backend: retries of a failed request "
@@ -84,8 +87,9 @@ def audit(
         prompts = quick_sample(prompts, per_cell=per_cell, seed=seed)
     if limit is not None:
         prompts = limit_rows(prompts, limit)
-    backend = make_backend(spec, batch_size=batch_size, device=device, concurrency=concurrency,
-                           timeout=timeout, http_client=http_client, max_retries=max_retries,
+    backend = make_backend(spec, batch_size=batch_size, device=device, dtype=dtype,
+                           concurrency=concurrency, timeout=timeout, http_client=http_client,
+                           max_retries=max_retries,
                            max_response_chars=max_response_chars)  # each kind takes its own
     tokens = defaults.max_new_tokens(full, max_new_tokens)
     params = GenParams(max_new_tokens=tokens, temperature=temperature, seed=seed)
