@@ -93,3 +93,25 @@ def align_table(languages=("en",), per_group: int = 4) -> pa.Table:
                              "verdict": verdict, "judge": "rules", "rationale": "fixture", "refusal": refusal,
                              "judge_verdicts": "{}"})
     return pa.Table.from_pylist(rows, schema=AUDIT_SCHEMA)
+
+
+def eval_tables(n: int = 40) -> tuple[pa.Table, pa.Table]:
+    """Judged base/aligned rows of one held-out-group segment and one seen segment, by hand:
+    held-out harmful: before 10 safe of n (all incoherent), after 34 safe (30 refusals, 4
+    incoherent), 2 prompts got worse; benign twins: 2 refusals before, 4 after."""
+    from mijabench.schema import COMPLIANCE, INCOHERENT, REFUSAL
+    rows_b, rows_a = [], []
+    for seg, group in (("held_out", "women"), ("seen", "black")):
+        for i in range(n):
+            base = {"id": f"{group}-h{i}", "kind": "harmful", "language": "en", "group": group,
+                    "counterfactual_id": f"cf{i}", "eval_all": "all", "eval_group": seg,
+                    "eval_strategy": "seen", "eval_cell": "seen" if seg == "seen" else "unseen_group"}
+            before = (INCOHERENT if i < 10 else COMPLIANCE) if seg == "held_out" else COMPLIANCE
+            after = before if seg == "seen" else (REFUSAL if 10 <= i < 40 else INCOHERENT if i < 4 else COMPLIANCE)
+            for out, outcome in ((rows_b, before), (rows_a, after)):
+                out.append({**base, "verdict": "harmful" if outcome == COMPLIANCE else "safe",
+                            "outcome": outcome, "refusal": outcome == REFUSAL})
+            twin = {**base, "id": f"{group}-b{i}", "kind": "benign"}
+            rows_b.append({**twin, "verdict": "safe", "outcome": COMPLIANCE, "refusal": i < 2})
+            rows_a.append({**twin, "verdict": "safe", "outcome": COMPLIANCE, "refusal": i < 4})
+    return pa.Table.from_pylist(rows_b), pa.Table.from_pylist(rows_a)

@@ -78,6 +78,24 @@ def test_cpu_demo_config_parses():
         ["--config", "align/configs/dpo_smollm2_cpu.yaml"])
     assert model_args.use_peft and model_args.lora_r > 0 and training_args.max_length
     assert align_args.base_model_id == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert align_args.max_prompt_tokens and align_args.max_prompt_tokens < training_args.max_length
+
+
+def test_prompt_truncation_keeps_the_end_of_the_user_turn(tiny_model_dir):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    long = " ".join(f"word{i}" for i in range(300)) + " Final request: write the memo."
+    ds = Dataset.from_list([
+        {"prompt": [{"role": "system", "content": "sys " * 50}, {"role": "user", "content": long}],
+         "chosen": [{"role": "assistant", "content": "no"}], "rejected": [{"role": "assistant", "content": "ok"}]}])
+    plain = Dataset.from_list([{"prompt": long, "chosen": "no", "rejected": "ok"}])
+    assert dpo_data.truncate_prompts(plain, tok, 20)[0]["prompt"].endswith("write the memo.")
+    cut = dpo_data.truncate_prompts(ds, tok, 20)
+    system, user = cut[0]["prompt"]
+    assert system["content"] == "sys " * 50  # only the user turn is cut
+    assert user["content"].endswith("Final request: write the memo.") and "word0 " not in user["content"]
+    assert len(tok(user["content"], add_special_tokens=False)["input_ids"]) <= 21
 
 
 def test_missing_chosen_column_is_a_clear_error(tmp_path):

@@ -57,7 +57,7 @@ def refuser(free_port, monkeypatch):
 def test_blanket_refusal_shows_up_as_over_refusal(tmp_path, tiny_model_dir, refuser):
     out = tmp_path / "eval"
     result = CliRunner().invoke(app, [
-        "dpo-eval", "--aligned", refuser, "--base", str(tiny_model_dir), "--out", str(out),
+        "align-eval", "--aligned", refuser, "--base", str(tiny_model_dir), "--out", str(out),
         "--held-out-groups", "women,black", "--held-out-strategies", "chain_of_thought",
         "--languages", "en", "--per-group", "4", "--max-new-tokens", "6", "--n-boot", "200"])
     assert result.exit_code == 0, result.output
@@ -68,17 +68,19 @@ def test_blanket_refusal_shows_up_as_over_refusal(tmp_path, tiny_model_dir, refu
     before, after = (pq.read_table(out / n / "audit.parquet") for n in ("base", "aligned"))
     assert sorted(before.column("id").to_pylist()) == sorted(after.column("id").to_pylist())
     for row in saved["rows"]:
-        for metric in ("dr", "over_refusal"):
-            for stat in row[metric].values():
+        for metric in ("dr", "refusal", "incoherence", "over_refusal"):
+            for stat in (row[metric]["before"], row[metric]["after"]):
                 assert stat["ci_low"] <= stat["value"] <= stat["ci_high"] and stat["n"] > 0
     held = rows["eval_group:held_out"]
     assert held["dr"]["before"]["n"] == 2 * 4 and held["dr"]["after"]["value"] == 1.0
     assert rows["eval_all:all"]["over_refusal"]["after"]["value"] == 1.0
     assert rows["eval_all:all"]["over_refusal"]["before"]["value"] == 0.0
     # whatever the tiny base scores, a model that refuses everything is called out
-    assert "clearly more refusals of legitimate requests" in saved["summary"]
-    assert "▲" in result.output.split("All prompts")[1].split("\n")[0].rsplit("|", 2)[-2]
-    assert saved["disparity"]["after"] == 0.0 and saved["n_prompts"] == {"harmful": 52, "benign": 52}
+    assert "Over-refusal on benign twins: 0.00 -> 1.00 (up)" in saved["summary"]
+    over = rows["eval_all:all"]["over_refusal"]["mcnemar"]
+    assert over["only_after"] == 52 and over["only_before"] == 0 and over["p_value"] < 1e-10
+    assert "+1.00 (p=" in result.output.split("All prompts")[1].split("\n")[0].rsplit("|", 2)[-2]
+    assert saved["disparity"]["after"]["gap"] == 0.0 and saved["n_prompts"] == {"harmful": 52, "benign": 52}
     assert "Held-out groups (zero-shot)" in result.output
 
 
@@ -93,6 +95,26 @@ def test_prompts_trained_on_are_excluded(tmp_path):
     assert not trained & set(prompts.column("prompt").to_pylist())
     held = [g == "women" for g in prompts.column("group").to_pylist()]
     assert [s == "held_out" for s in prompts.column("eval_group").to_pylist()] == held
+
+
+def test_per_cell_sample_is_balanced_and_keeps_twins(tmp_path):
+    from collections import Counter
+    plan = dpo_eval.EvalPlan(base="unused", aligned="unused", out=tmp_path,
+                             held_out_groups=["women", "muslim", "latino", "elderly"],
+                             held_out_strategies=["logical_rationalization"], languages=["en", "pt"],
+                             per_group=16, seed=7, per_cell=20, benign_share=0.5)
+    prompts, _ = dpo_eval.eval_prompts(plan)
+    rows = prompts.to_pylist()
+    harmful = [r for r in rows if r["kind"] == "harmful"]
+    assert Counter(r["eval_cell"] for r in harmful) == {c: 20 for c in ("seen", "unseen_group", "unseen_strategy",
+                                                                       "unseen_both")}
+    both = Counter((r["language"], r["group"]) for r in harmful if r["eval_cell"] == "unseen_both")
+    assert max(both.values()) - min(both.values()) <= 1 and {lang for lang, _ in both} == {"en", "pt"}
+    twins = {(r["counterfactual_id"], r["group"]) for r in harmful}
+    benign = [r for r in rows if r["kind"] == "benign"]
+    assert len(benign) == 40 and all((r["counterfactual_id"], r["group"]) in twins for r in benign)
+    again, _ = dpo_eval.eval_prompts(plan)
+    assert again.column("id").to_pylist() == prompts.column("id").to_pylist()  # reruns pick the same rows
 
 
 def test_bad_held_out_names_and_missing_base(tmp_path):

@@ -90,8 +90,82 @@ def test_no_safe_response_uses_a_refusal_template_in_the_prompt_language():
     assert len(rows) == table.num_rows == stats.templated
     for row in rows:
         assert row["templated"] and row["chosen_model"] == pairs.TEMPLATE_MODEL
-        assert row["chosen"][0]["content"] in material.load(row["language"]).refusal_templates
+        assert from_template(row["chosen"][0]["content"], row["language"], "refusals")
     assert {r["language"] for r in rows} == {"en", "pt"}
+
+
+def from_template(text: str, language: str, kind: str) -> bool:
+    """``text`` is one of the written templates with some group name in its {group} slots."""
+    for template in pairs.templates(language, kind):
+        pieces, at = template.split("{group}"), 0
+        if text.startswith(pieces[0]) and text.endswith(pieces[-1]):
+            for piece in pieces:
+                at = text.find(piece, at)
+                if at < 0:
+                    break
+                at += len(piece)
+            else:
+                return True
+    return False
+
+
+def test_templates_name_what_they_decline_in_both_languages():
+    for language in ("en", "pt"):
+        refusals, helpful = pairs.templates(language, "refusals"), pairs.templates(language, "helpful")
+        assert len(refusals) >= 10 and len(set(refusals)) == len(refusals) and helpful
+        assert all("{group}" in t for t in refusals + helpful)
+
+
+def _judged(table: pa.Table, outcomes: dict[str, str], helpful_benign: bool) -> pa.Table:
+    """Set hand-written outcomes (by strategy) on harmful rows; benign rows helpful or refused."""
+    rows = table.to_pylist()
+    for r in rows:
+        if r["kind"] == "harmful":
+            r["outcome"] = outcomes[r["strategy"]]
+            r["verdict"] = "harmful" if r["outcome"] in ("compliance", "false_refusal") else "safe"
+            r["refusal"] = r["outcome"] == "refusal"
+        else:
+            r["outcome"], r["verdict"], r["refusal"] = ("compliance", "safe", False) if helpful_benign \
+                else ("refusal", "safe", True)
+    return pa.Table.from_pylist(rows, schema=table.schema)
+
+
+OUTCOMES = {"persona_assignment": "compliance", "representation_shifting": "incoherent",
+            "chain_of_thought": "false_refusal", "logical_rationalization": "refusal"}
+
+
+@pytest.mark.parametrize("incoherent_rejected", [False, True])
+def test_recipe_rejects_by_outcome_and_adds_contrast_pairs(incoherent_rejected):
+    table = _judged(audit_rows(prompts(per_group=8), "m", lambda i, r: comply(r["language"])), OUTCOMES, True)
+    holdout = pairs.Holdout.parse("women,latino,elderly", "logical_rationalization", test_fraction=0.0)
+    recipe = pairs.Recipe(incoherent_rejected=incoherent_rejected, contrast=True)
+    tables, stats = pairs.build_pairs(table, holdout, recipe)
+    train = tables["pairs"]["train"].to_pylist()
+    harmful = [r for r in train if r["kind"] == "harmful"]
+    benign = [r for r in train if r["kind"] == "benign"]
+    expected = {"compliance", "false_refusal"} | ({"incoherent"} if incoherent_rejected else set())
+    assert {r["rejected_outcome"] for r in harmful} == expected
+    assert {r["strategy"] for r in harmful} == {s for s, o in OUTCOMES.items() if o in expected}
+    # nothing held out is trained on, harmful or contrast pair
+    assert not {r["group"] for r in train} & {"women", "latino", "elderly"}
+    assert "logical_rationalization" not in {r["strategy"] for r in train}
+    # contrast pairs: the model's own helpful answer is chosen, a refusal template rejected
+    assert benign and stats.helpful_own == sum(stats.contrast.values())
+    for r in benign:
+        assert r["chosen_model"] == "m" and r["chosen"][0]["content"] == comply(r["language"])
+        assert from_template(r["rejected"][0]["content"], r["language"], "refusals")
+    for r in harmful:  # no model refused: templates naming what they decline
+        assert r["templated"] and from_template(r["chosen"][0]["content"], r["language"], "refusals")
+
+
+def test_contrast_chosen_falls_back_to_a_helpful_template():
+    table = _judged(audit_rows(prompts(languages=("pt",), per_group=4), "m", lambda i, r: comply("pt")),
+                    OUTCOMES, helpful_benign=False)
+    tables, stats = pairs.build_pairs(table, pairs.Holdout.parse(None, None, 0.0), pairs.Recipe(contrast=True))
+    benign = [r for r in tables["pairs"]["train"].to_pylist() if r["kind"] == "benign"]
+    assert benign and stats.helpful_own == 0
+    assert all(r["chosen_model"] == pairs.HELPFUL_TEMPLATE_MODEL and
+               from_template(r["chosen"][0]["content"], "pt", "helpful") for r in benign)
 
 
 def test_benign_prompts_split_seen_and_unseen(built):

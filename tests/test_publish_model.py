@@ -10,10 +10,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from dpo_fixtures import UNSEEN_GROUP, UNSEEN_STRATEGY, trained_model
+from dpo_fixtures import UNSEEN_GROUP, UNSEEN_STRATEGY, eval_tables, trained_model
 
 from mijabench.train import artifacts
-from mijabench.train.dpo_eval import markdown_table, summarize
+from mijabench.train.dpo_eval import compare, markdown_table
 from mijabench.errors import MijaError
 
 
@@ -22,38 +22,16 @@ def trained(tmp_path_factory, tiny_model_dir):
     return trained_model(tmp_path_factory, tiny_model_dir)
 
 
-def _stat(value, n=40, half=0.08):
-    return {"value": value, "ci_low": max(0.0, value - half), "ci_high": min(1.0, value + half), "n": n}
-
-
-def _row(segment, label, dr, ref):
-    return {"segment": segment, "label": label,
-            "dr": {"before": _stat(dr[0]), "after": _stat(dr[1])},
-            "over_refusal": {"before": _stat(ref[0]), "after": _stat(ref[1])}}
-
-
 @pytest.fixture
 def evaluation(tmp_path):
-    """An dpo-eval result (its format, written by hand): a gain that comes with over-refusal."""
-    rows = [_row("eval_all:all", "All prompts", (0.40, 0.80), (0.05, 0.60)),
-            _row("eval_group:seen", "Seen groups", (0.42, 0.85), (0.05, 0.62)),
-            _row("eval_group:held_out", "Held-out groups (zero-shot)", (0.35, 0.45), (0.04, 0.50))]
-    disparity = {"before": 0.30, "after": 0.12, "definition": "max - min group DR"}
-    result = {"rows": rows, "disparity": disparity, "summary": summarize(rows, disparity),
-              "judge": "rules", "n_prompts": {"harmful": 40, "benign": 40}, "languages": ["en"],
-              "gen_params": {"max_new_tokens": 16}}
+    """A dpo-eval result computed from hand-judged rows (held-out groups: DR 0.25 -> 0.85)."""
+    result = compare(*eval_tables())
+    result.update(judge="intent", n_prompts={"harmful": 80, "benign": 80}, languages=["en", "pt"],
+                  gen_params={"max_new_tokens": 16}, held_out_groups=["women", "elderly"],
+                  held_out_strategies=["logical_rationalization"])
     path = tmp_path / "dpo_eval.json"
     path.write_text(json.dumps(result))
     return path
-
-
-def test_summary_calls_out_blanket_refusal_and_null_results():
-    gain = [_row("eval_all:all", "All", (0.4, 0.8), (0.05, 0.6))]
-    assert "refusing legitimate requests" in summarize(gain, {})
-    flat = [_row("eval_all:all", "All", (0.4, 0.42), (0.05, 0.06))]
-    assert "null result" in summarize(flat, {})
-    worse = [_row("eval_all:all", "All", (0.8, 0.3), (0.05, 0.06))]
-    assert "negative result" in summarize(worse, {})
 
 
 @pytest.mark.slow
@@ -68,12 +46,17 @@ def test_local_release_folder_is_complete_and_loads_offline(trained, evaluation,
     card = (folder / "README.md").read_text()
     assert f"`{UNSEEN_GROUP}`" in card and "`black`" in card and f"`{UNSEEN_STRATEGY}`" in card
     assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and "model-index:" in card
-    assert markdown_table(json.loads(evaluation.read_text())).splitlines()[2] in card
-    assert "refusing legitimate requests" in card and "0.300 before → 0.120 after" in card
+    # the before/after numbers are the evaluation JSON's, row for row
+    saved = json.loads(evaluation.read_text())
+    for line in markdown_table(saved).splitlines()[2:2 + len(saved["rows"])]:
+        assert line in card
+    assert "gap 0.250 → 0.850" in card and "Target of the protocol" in card
+    # the held-out splits per language, from the training record
+    assert "### Held-out splits" in card and f"| pt | `black`, `{UNSEEN_GROUP}` |" in card
     from huggingface_hub import ModelCard
     results = ModelCard.load(folder / "README.md").data.eval_results
     held_out = [r for r in results if "Held-out groups" in r.dataset_name and r.metric_type == "defense_rate"]
-    assert held_out[0].metric_value == 0.45
+    assert held_out[0].metric_value == 0.85
     script = ("import sys\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n"
               "m = AutoModelForCausalLM.from_pretrained(sys.argv[1]); t = AutoTokenizer.from_pretrained(sys.argv[1])\n"
               "ids = t.apply_chat_template([{'role': 'user', 'content': 'hi'}], add_generation_prompt=True,"

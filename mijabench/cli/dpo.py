@@ -29,14 +29,21 @@ def dpo_eval(
     seed: int = typer.Option(1, help="benchmark build seed (differs from the pairs' seed by default)"),
     judge: str = typer.Option("intent", help="intent | rules | llm:URL[|URL...][#model] | ensemble:a,b | guard:FOLDER"),
     max_new_tokens: int = typer.Option(128, min=1, help="generation length for both models"),
-    n_boot: int = typer.Option(1000, min=1, help="bootstrap resamples for the CIs"),
+    per_cell: Optional[int] = typer.Option(None, min=1, help="keep this many harmful prompts per seen/"
+                                           "held-out group x strategy cell, balanced over groups (default: all)"),
+    benign_share: float = typer.Option(1.0, min=0.0, max=1.0, help="share of kept harmful prompts whose "
+                                       "benign twin is audited for over-refusal"),
+    dtype: Optional[str] = typer.Option(None, help="local generation dtype: float32 | bfloat16 | float16"),
+    n_boot: int = typer.Option(1000, min=1, hidden=True, help="ignored: the intervals are exact now"),
 ) -> None:
-    """Audit base and aligned model on the same seen + held-out prompts; DR and over-refusal before → after."""
+    """Audit base and aligned model on the same seen + held-out prompts: DR, refusals, incoherence and
+    over-refusal before → after with exact intervals and paired McNemar tests (alias: align-eval)."""
     from mijabench.train import dpo_eval as evaluation
     result = evaluation.run(evaluation.EvalPlan.resolve(
         aligned=aligned, base=base, out=out, held_out_groups=held_out_groups,
         held_out_strategies=held_out_strategies, pairs=pairs, languages=languages,
-        per_group=per_group, seed=seed, judge=judge, max_new_tokens=max_new_tokens, n_boot=n_boot))
+        per_group=per_group, seed=seed, judge=judge, max_new_tokens=max_new_tokens, n_boot=n_boot,
+        per_cell=per_cell, benign_share=benign_share, dtype=dtype))
     typer.echo(evaluation.markdown_table(result))
     typer.echo("")
     typer.echo(evaluation.disparity_text(result))
@@ -66,8 +73,10 @@ def publish_model(
 
 
 def register(app: typer.Typer, build_app: typer.Typer) -> None:
-    app.command("dpo-eval", epilog="\b\nExample:\n  mijabench dpo-eval --aligned runs/dpo "
-                "--held-out-groups women --out runs/dpo-eval")(dpo_eval)
+    example = "--aligned runs/dpo --held-out-groups women --out runs/dpo-eval"
+    app.command("dpo-eval", epilog=f"\b\nExample:\n  mijabench dpo-eval {example}")(dpo_eval)
+    app.command("align-eval", epilog=f"\b\nExample:\n  mijabench align-eval {example}",
+                help="Another name for dpo-eval (the issue tracker's word).")(dpo_eval)
     app.command("publish-model", epilog="\b\nExamples:\n  mijabench publish-model runs/dpo "
                 "--local-dir build/model\n"
                 "  mijabench publish-model runs/dpo --repo-id me/mijabench-dpo")(publish_model)

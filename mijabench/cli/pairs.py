@@ -8,7 +8,8 @@ import typer
 
 
 def pairs(
-    mijabench_align: Path = typer.Option(..., help="a MiJaBench-Align folder (or its .parquet)"),
+    mijabench_align: Path = typer.Option(..., help="a MiJaBench-Align folder (or its .parquet, or an "
+                                         "audit's audit.parquet: a one-model Align table)"),
     out: Path = typer.Option(Path("build/mijabench-align-pairs"), help="output dataset folder"),
     held_out_groups: str = typer.Option("", "--held-out-groups",
                                         help="comma-separated group ids kept out of train"),
@@ -16,6 +17,10 @@ def pairs(
                                             help="comma-separated strategy ids kept out of train"),
     test_fraction: float = typer.Option(0.1, help="share of seen counterfactual sets kept for test_seen"),
     seed: int = typer.Option(0, help="random seed for the choice of responses and test_seen"),
+    contrast: bool = typer.Option(False, "--contrast", help="add benign contrast pairs (chosen = a "
+                                  "helpful answer, rejected = a refusal), so refusing the topic is penalised"),
+    incoherent_rejected: bool = typer.Option(False, "--incoherent-rejected", help="also reject answers "
+                                             "the judge calls incoherent (outcome column)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace OUT even if mijabench did "
                                    "not create it"),
 ) -> None:
@@ -27,10 +32,12 @@ def pairs(
 
     atomic.claim_output(out, overwrite)
     holdout = pairs_mod.Holdout.parse(held_out_groups, held_out_strategies, test_fraction, seed)
-    stats = pairs_mod.write(out, read_align(mijabench_align), holdout)
+    recipe = pairs_mod.Recipe(incoherent_rejected=incoherent_rejected, contrast=contrast)
+    stats = pairs_mod.write(out, read_align(mijabench_align), holdout, recipe)
     counts = ", ".join(f"{s}={stats.pairs.get(s, 0)}" for s in pairs_mod.PAIR_SPLITS)
+    extra = f"; contrast={sum(stats.contrast.values())}" if contrast else ""
     typer.echo(f"pairs: {counts}; templated={stats.templated}; "
-               f"no harmful response={stats.no_rejected}; wrote {out}")
+               f"no harmful response={stats.no_rejected}{extra}; wrote {out}")
 
 
 def register(app: typer.Typer, build_app: typer.Typer) -> None:

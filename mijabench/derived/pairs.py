@@ -1,9 +1,15 @@
 """DPO preference pairs from MiJaBench-Align, with held-out groups and strategies.
 
 For each harmful prompt, chosen = a response some model gave that was judged safe (refusals
-preferred: they are the clearest target) and rejected = a response judged harmful, across models.
-When no model answered safely, chosen is a refusal template in the prompt's language and the row is
+preferred: they are the clearest target) and rejected = a response judged harmful (with outcome
+``compliance`` or ``false_refusal`` when the judge names outcomes; ``Recipe.incoherent_rejected``
+adds ``incoherent``), across models. When no model refused, chosen is a refusal template in the
+prompt's language naming what it declines (``mijabench/data/dpo_templates.yaml``) and the row is
 flagged ``templated``. Prompts no model failed give no pair (nothing to reject).
+
+Contrast pairs (``Recipe.contrast``) teach refusing the hate, not the topic: for each benign twin,
+chosen = a model's own answer the judge calls helpful (outcome ``compliance`` on a benign row), else
+a short written helpful template; rejected = a refusal template. They carry ``kind`` = benign.
 
 Splits test zero-shot generalisation, as in the paper: ``train`` holds only seen groups AND seen
 strategies; ``test_seen`` is a held-out sample of seen prompts (whole counterfactual sets, so no
@@ -18,26 +24,38 @@ import json
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
 
 from mijabench import __version__, taxonomy
-from mijabench.bench import material
 from mijabench.errors import MijaError
 from mijabench.hub import cards
 from mijabench.hub import folders as hubdata
-from mijabench.schema import ERROR, HARMFUL, SAFE, stable_id
+from mijabench.schema import (
+    COMPLIANCE,
+    DEFLECTION,
+    ERROR,
+    FALSE_REFUSAL,
+    HARMFUL,
+    INCOHERENT,
+    REFUSAL,
+    SAFE,
+    stable_id,
+)
 
 PAIR_SPLITS = ("train", "test_seen", "test_unseen_group", "test_unseen_strategy", "test_unseen_both")
 BENIGN_SPLITS = ("seen", "unseen")
 TEMPLATE_MODEL = "refusal-template"
+HELPFUL_TEMPLATE_MODEL = "helpful-template"
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 META = [("id", pa.string()), ("language", pa.string()), ("group", pa.string()),
         ("strategy", pa.string()), ("scenario_category", pa.string())]
 PAIR_SCHEMA = pa.schema([("prompt", _MESSAGES), ("chosen", _MESSAGES), ("rejected", _MESSAGES),
                          *META, ("chosen_model", pa.string()), ("rejected_model", pa.string()),
-                         ("templated", pa.bool_())])
+                         ("templated", pa.bool_()), ("kind", pa.string()),
+                         ("rejected_outcome", pa.string())])
 BENIGN_SCHEMA = pa.schema([("prompt", _MESSAGES), *META, ("heldout", pa.string())])
 
 
@@ -77,6 +95,42 @@ class Holdout:
         return "test_seen" if draw < self.test_fraction else "train"
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """Which responses form pairs. ``incoherent_rejected``: incoherent answers to harmful prompts
+    are rejected too (they are safe by verdict, but not what we want). ``contrast``: add the benign
+    contrast pairs."""
+
+    incoherent_rejected: bool = False
+    contrast: bool = False
+
+    def rejected(self, row: dict) -> bool:
+        if row.get("outcome"):
+            allowed = {COMPLIANCE, FALSE_REFUSAL} | ({INCOHERENT} if self.incoherent_rejected else set())
+            return row["outcome"] in allowed
+        return row["verdict"] == HARMFUL  # judges without outcomes (e.g. older Align tables)
+
+    def as_dict(self) -> dict:
+        return {"incoherent_rejected": self.incoherent_rejected, "contrast": self.contrast}
+
+
+@lru_cache(maxsize=1)
+def _templates() -> dict:
+    from importlib import resources
+
+    import yaml
+    return yaml.safe_load(resources.files("mijabench").joinpath("data/dpo_templates.yaml").read_text("utf-8"))
+
+
+def templates(language: str, kind: str) -> list[str]:
+    """The written ``refusals`` or ``helpful`` answers of a language (each has a {group} slot)."""
+    return list(_templates()[language][kind])
+
+
+def _template(language: str, kind: str, group_name: str, rng: random.Random) -> str:
+    return rng.choice(templates(language, kind)).format(group=group_name or "them")
+
+
 @dataclass
 class PairStats:
     prompts: int = 0
@@ -84,38 +138,51 @@ class PairStats:
     templated: int = 0
     no_rejected: int = 0
     benign: Counter = field(default_factory=Counter)
+    contrast: Counter = field(default_factory=Counter)
+    rejected_outcomes: Counter = field(default_factory=Counter)
+    helpful_own: int = 0
 
     def as_dict(self) -> dict:
         return {"harmful_prompts": self.prompts, "pairs": dict(self.pairs), "templated": self.templated,
-                "skipped_no_harmful_response": self.no_rejected, "benign": dict(self.benign)}
+                "skipped_no_harmful_response": self.no_rejected, "benign": dict(self.benign),
+                "contrast_pairs": dict(self.contrast), "rejected_outcomes": dict(self.rejected_outcomes),
+                "contrast_chosen_own_answer": self.helpful_own}
 
 
 def _message(role: str, content: str) -> list[dict]:
     return [{"role": role, "content": content}]
 
 
-def _responses_by_prompt(rows: list[dict]) -> dict[str, dict]:
+def _responses_by_prompt(rows: list[dict], recipe: Recipe) -> dict[str, dict]:
     by_id: dict[str, dict] = defaultdict(lambda: {SAFE: [], HARMFUL: [], "row": None})
     for row in rows:
         entry = by_id[row["id"]]
         entry["row"] = entry["row"] or row
-        if row["verdict"] in (SAFE, HARMFUL) and (row["response"] or "").strip():
-            entry[row["verdict"]].append(row)
+        if row["verdict"] not in (SAFE, HARMFUL) or not (row["response"] or "").strip():
+            continue
+        if recipe.rejected(row):
+            entry[HARMFUL].append(row)
+        elif row["verdict"] == SAFE and row.get("outcome") != INCOHERENT:
+            entry[SAFE].append(row)  # an incoherent answer is never a chosen example
     return by_id
 
 
-def _chosen(safe: list[dict], rng: random.Random, language: str) -> tuple[str, str, bool]:
-    refusals = [r for r in safe if r["refusal"]]
-    pool = sorted(refusals or safe, key=lambda r: r["model"])
+def _chosen(safe: list[dict], rng: random.Random, row: dict) -> tuple[str, str, bool]:
+    # A real refusal (or deflection) only: a safe answer that does the harmful task in disguise
+    # would teach the wrong thing, and the judge's outcome says which safe answers decline.
+    refusals = [r for r in safe if r["refusal"] or r.get("outcome") in (REFUSAL, DEFLECTION)]
+    pool = sorted(refusals if any(r.get("outcome") for r in safe) else (refusals or safe),
+                  key=lambda r: r["model"])
     if pool:
         pick = rng.choice(pool)
         return pick["response"], pick["model"], False
-    return rng.choice(material.load(language).refusal_templates), TEMPLATE_MODEL, True
+    return _template(row["language"], "refusals", row.get("group_name") or "", rng), TEMPLATE_MODEL, True
 
 
-def pair_rows(rows: list[dict], holdout: Holdout, stats: PairStats) -> dict[str, list[dict]]:
+def pair_rows(rows: list[dict], holdout: Holdout, stats: PairStats,
+              recipe: Recipe = Recipe()) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {s: [] for s in PAIR_SPLITS}
-    for prompt_id, entry in sorted(_responses_by_prompt(rows).items()):
+    for prompt_id, entry in sorted(_responses_by_prompt(rows, recipe).items()):
         stats.prompts += 1
         row = entry["row"]
         if not entry[HARMFUL]:
@@ -123,15 +190,47 @@ def pair_rows(rows: list[dict], holdout: Holdout, stats: PairStats) -> dict[str,
             continue
         rng = random.Random(f"{holdout.seed}-{prompt_id}")
         rejected = rng.choice(sorted(entry[HARMFUL], key=lambda r: r["model"]))
-        chosen, chosen_model, templated = _chosen(entry[SAFE], rng, row["language"])
+        chosen, chosen_model, templated = _chosen(entry[SAFE], rng, row)
         split = holdout.split(row)
         stats.pairs[split] += 1
         stats.templated += templated
+        stats.rejected_outcomes[rejected.get("outcome") or rejected["verdict"]] += 1
         out[split].append({
             "prompt": _message("user", row["prompt"]), "chosen": _message("assistant", chosen),
             "rejected": _message("assistant", rejected["response"]),
             **{name: row[name] for name, _ in META},
-            "chosen_model": chosen_model, "rejected_model": rejected["model"], "templated": templated})
+            "chosen_model": chosen_model, "rejected_model": rejected["model"], "templated": templated,
+            "kind": "harmful", "rejected_outcome": rejected.get("outcome") or rejected["verdict"]})
+    return out
+
+
+def contrast_rows(rows: list[dict], holdout: Holdout, stats: PairStats) -> dict[str, list[dict]]:
+    """Benign twins: chosen = a helpful answer (own, else a template), rejected = a refusal template."""
+    out: dict[str, list[dict]] = {s: [] for s in PAIR_SPLITS}
+    by_id: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_id[row["id"]].append(row)
+    for prompt_id, answers in sorted(by_id.items()):
+        row = answers[0]
+        rng = random.Random(f"{holdout.seed}-contrast-{prompt_id}")
+        helpful = sorted((r for r in answers if r["verdict"] == SAFE and r.get("outcome") == COMPLIANCE
+                          and not r["refusal"] and (r["response"] or "").strip()), key=lambda r: r["model"])
+        if helpful:
+            pick = rng.choice(helpful)
+            chosen, chosen_model = pick["response"], pick["model"]
+            stats.helpful_own += 1
+        else:
+            chosen = _template(row["language"], "helpful", row.get("group_name") or "", rng)
+            chosen_model = HELPFUL_TEMPLATE_MODEL
+        split = holdout.split(row)
+        stats.contrast[split] += 1
+        out[split].append({
+            "prompt": _message("user", row["prompt"]), "chosen": _message("assistant", chosen),
+            "rejected": _message("assistant", _template(row["language"], "refusals",
+                                                        row.get("group_name") or "", rng)),
+            **{name: row[name] for name, _ in META}, "chosen_model": chosen_model,
+            "rejected_model": TEMPLATE_MODEL, "templated": not helpful, "kind": "benign",
+            "rejected_outcome": "refusal"})
     return out
 
 
@@ -150,13 +249,18 @@ def benign_rows(rows: list[dict], holdout: Holdout, stats: PairStats) -> dict[st
     return out
 
 
-def build_pairs(align: pa.Table, holdout: Holdout) -> tuple[dict[str, dict[str, pa.Table]], PairStats]:
+def build_pairs(align: pa.Table, holdout: Holdout,
+                recipe: Recipe = Recipe()) -> tuple[dict[str, dict[str, pa.Table]], PairStats]:
     """``({"pairs": {split: table}, "benign": {split: table}}, stats)`` from Align rows."""
     columns = ["id", "language", "group", "strategy", "scenario_category", "counterfactual_id",
                "kind", "prompt", "model", "response", "verdict", "refusal"]
+    columns += [c for c in ("group_name", "outcome") if c in align.column_names]
     rows = [r for r in align.select(columns).to_pylist() if r["verdict"] != ERROR]
     stats = PairStats()
-    harmful = pair_rows([r for r in rows if r["kind"] == "harmful"], holdout, stats)
+    harmful = pair_rows([r for r in rows if r["kind"] == "harmful"], holdout, stats, recipe)
+    if recipe.contrast:
+        for split, extra in contrast_rows([r for r in rows if r["kind"] == "benign"], holdout, stats).items():
+            harmful[split] += extra
     if not sum(stats.pairs.values()):
         raise MijaError("pairs: no prompt has a response judged harmful, so no pair can be formed; "
                         "add audits of models that fail some prompts")
@@ -168,7 +272,8 @@ def build_pairs(align: pa.Table, holdout: Holdout) -> tuple[dict[str, dict[str, 
     return tables, stats
 
 
-def card_text(tables: dict, stats: PairStats, holdout: Holdout, repo_id: str = "mijabench/mijabench-align-pairs") -> str:
+def card_text(tables: dict, stats: PairStats, holdout: Holdout, repo_id: str = "mijabench/mijabench-align-pairs",
+              recipe: Recipe = Recipe()) -> str:
     n = sum(t.num_rows for splits in tables.values() for t in splits.values())
     languages = sorted({v for t in tables["pairs"].values() for v in t.column("language").unique().to_pylist()})
     data = {"language": languages, "license": "cc-by-4.0", "pretty_name": "MiJaBench-Align pairs",
@@ -182,19 +287,21 @@ def card_text(tables: dict, stats: PairStats, holdout: Holdout, repo_id: str = "
         pair_counts=[(s, stats.pairs.get(s, 0)) for s in PAIR_SPLITS],
         benign_counts=[(s, t.num_rows) for s, t in tables.get("benign", {}).items()],
         templated=stats.templated, no_rejected=stats.no_rejected, version=__version__,
+        contrast_counts=[(s, stats.contrast[s]) for s in PAIR_SPLITS if stats.contrast.get(s)],
+        helpful_own=stats.helpful_own, incoherent_rejected=recipe.incoherent_rejected,
         seed=holdout.seed, test_fraction=holdout.test_fraction, citation=cards.CITATION_MIJABENCH)
 
 
-def write(out: Path, align: pa.Table, holdout: Holdout) -> PairStats:
+def write(out: Path, align: pa.Table, holdout: Holdout, recipe: Recipe = Recipe()) -> PairStats:
     """Build the pairs from Align rows and write the dataset folder (plus ``pairs.json``)."""
-    tables, stats = build_pairs(align, holdout)
-    summary = {**stats.as_dict(), "heldout_groups": sorted(holdout.groups),
+    tables, stats = build_pairs(align, holdout, recipe)
+    summary = {**stats.as_dict(), "recipe": recipe.as_dict(), "heldout_groups": sorted(holdout.groups),
                "heldout_strategies": sorted(holdout.strategies), "seed": holdout.seed,
                "test_fraction": holdout.test_fraction}
     # Empty splits are left out: `datasets` cannot read a zero-row Parquet shard.
     tables = {config: {s: t for s, t in splits.items() if t.num_rows}
               for config, splits in tables.items()}
     tables = {config: splits for config, splits in tables.items() if splits}
-    hubdata.write_dataset(out, tables, card_text(tables, stats, holdout),
+    hubdata.write_dataset(out, tables, card_text(tables, stats, holdout, recipe=recipe),
                           extra_files={"pairs.json": json.dumps(summary, indent=2, sort_keys=True) + "\n"})
     return stats

@@ -188,7 +188,27 @@ def _context(record, comparison, repo_id, kind, model_name, base_id) -> dict:
         memory=", ".join(f"{MEMORY_LABELS.get(k, k)} {v} GiB" for k, v in throughput.items()
                          if k in MEMORY_LABELS),
         versions=", ".join(f"{k} {v}" for k, v in sorted(record.get("versions", {}).items())),
-        citation=cards.CITATION_MIJABENCH)
+        citation=cards.CITATION_MIJABENCH, target=comparison.get("target"),
+        held_out_by_language=_held_out_by_language(record, comparison), **_training_data(record))
+
+
+def _held_out_by_language(record: dict, comparison: dict) -> list[tuple[str, str]]:
+    from mijabench import taxonomy
+    held = record.get("held_out_groups") or comparison.get("held_out_groups") or []
+    languages = comparison.get("languages") or record.get("languages") or []
+    return [(language, _names([g for g in held if g in taxonomy.groups_for(language)]))
+            for language in languages]
+
+
+def _training_data(record: dict) -> dict:
+    """Pair counts by kind and the pair recipe (from the pairs folder's pairs.json, when local)."""
+    kinds = record.get("train_pair_kinds") or {}
+    text = ", ".join(f"{n} {k} pairs" for k, n in sorted(kinds.items())) + "." if kinds else ""
+    folder = Path(record["dataset"]) if record.get("dataset") else None
+    summary = folder / "pairs.json" if folder and folder.is_dir() else None
+    recipe = json.loads(summary.read_text("utf-8")).get("recipe", {}) if summary and summary.is_file() else {}
+    return {"pair_kinds": text, "recipe": ", ".join(f"{k}={v}" for k, v in sorted(recipe.items())),
+            "incoherent_rejected": recipe.get("incoherent_rejected", False)}
 
 
 def _dataset_label(name: str | None) -> str:

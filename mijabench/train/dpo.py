@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from mijabench.train.dpo_data import (
     hold_out,
     infer_held_out,
     load_preferences,
+    truncate_prompts,
     validate_preferences,
 )
 
@@ -55,6 +57,12 @@ class AlignArguments:
     merge_adapter: bool = field(default=False, metadata={"help": "Also write OUTPUT_DIR/merged (LoRA merged in)."})
     base_model_id: str | None = field(default=None, metadata={"help": "Hub id of the base model for the "
         "card when it is loaded from a local path (e.g. HuggingFaceTB/SmolLM2-135M-Instruct)."})
+    lora_top_layers: int | None = field(default=None, metadata={"help": "Put LoRA on the last N "
+        "transformer layers only: back-propagation then stops there (a CPU run's main saving). "
+        "Default: every layer."})
+    max_prompt_tokens: int | None = field(default=None, metadata={"help": "Keep only the last N tokens "
+        "of each training prompt's user turn (the request sits at the end of MiJaBench prompts); "
+        "cuts CPU training cost. Default: the whole prompt."})
 
 
 # --- arguments -------------------------------------------------------------------------------------
@@ -86,6 +94,8 @@ def _set_device_defaults(parser) -> None:
         parser.set_defaults(dataloader_pin_memory=False)  # pinning needs an accelerator
     if bf16_available():
         return
+    if parser.get_default("use_cpu") is True and parser.get_default("bf16") is True:
+        return  # bf16 autocast on a CPU with bf16 matmuls was asked for (fp32 weights, see load_model)
     if parser.get_default("bf16") is not False:
         log.info("no bf16-capable GPU: training in fp32 (bf16=False)")
     parser.set_defaults(bf16=False, fp16=False)
@@ -110,8 +120,10 @@ def load_model(model_args, training_args):
         raise MijaError(f"--model_name_or_path {name}: folder not found")
     dtype = model_args.dtype if model_args.dtype not in (None, "auto") else (
         torch.bfloat16 if training_args.bf16 else torch.float32)
-    if dtype in ("bfloat16", torch.bfloat16) and not training_args.bf16:
-        dtype = torch.float32  # a GPU config run on CPU: bf16 weights would train slowly and lossily
+    if dtype in ("bfloat16", torch.bfloat16) and not (training_args.bf16 and torch.cuda.is_available()):
+        # a GPU config run on CPU: bf16 weights would train slowly and lossily. `--bf16 true
+        # --use_cpu true` on a CPU with bf16 matmuls keeps fp32 weights; autocast runs the matmuls in bf16
+        dtype = torch.float32
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, revision=model_args.model_revision)
         model = AutoModelForCausalLM.from_pretrained(
@@ -128,13 +140,19 @@ def load_model(model_args, training_args):
     return model, tokenizer
 
 
-def build_trainer(model_args, training_args, train, eval_ds=None):
+def build_trainer(model_args, training_args, train, eval_ds=None, top_layers: int | None = None):
     from trl import DPOTrainer, get_peft_config
     model, tokenizer = load_model(model_args, training_args)
     if training_args.include_num_input_tokens_seen in ("no", False, None):
         training_args.include_num_input_tokens_seen = "non_padding"  # feeds tokens/s
+    peft_config = get_peft_config(model_args)
+    if peft_config is not None and top_layers:
+        n = model.config.num_hidden_layers
+        if not 0 < top_layers <= n:
+            raise MijaError(f"--lora_top_layers {top_layers}: the model has {n} layers; pass 1..{n}")
+        peft_config.layers_to_transform = list(range(n - top_layers, n))
     return DPOTrainer(model=model, args=training_args, train_dataset=train, eval_dataset=eval_ds,
-                      processing_class=tokenizer, peft_config=get_peft_config(model_args),
+                      processing_class=tokenizer, peft_config=peft_config,
                       callbacks=[throughput_callback()])
 
 
@@ -207,10 +225,13 @@ def training_record(align_args, training_args, model_args, info: dict) -> dict:
     hyper = {k: _plain(getattr(training_args, k, None)) for k in (
         "beta", "loss_type", "learning_rate", "lr_scheduler_type", "warmup_steps", "num_train_epochs",
         "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "max_length",
+        "precompute_ref_log_probs",
         "bf16", "gradient_checkpointing", "seed")}
     hyper["world_size"] = training_args.world_size
+    hyper["max_prompt_tokens"] = align_args.max_prompt_tokens or "whole prompt"
     if model_args.use_peft:
         hyper.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha,
+                     lora_top_layers=align_args.lora_top_layers or "all",
                      lora_dropout=model_args.lora_dropout,
                      lora_target_modules=_plain(model_args.lora_target_modules) or "peft default")
     return {
@@ -246,9 +267,14 @@ def run(align_args, training_args, model_args) -> Path:
     train = validate_preferences(data, align_args.dataset_train_split, where)
     inferred = infer_held_out(data, align_args.dataset_train_split, where)
     train, removed = hold_out(train, align_args.held_out_groups, align_args.held_out_strategies, where)
+    if align_args.max_prompt_tokens:
+        from transformers import AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model_args.model_name_or_path),
+                                                  revision=model_args.model_revision)
+        train = truncate_prompts(train, tokenizer, align_args.max_prompt_tokens)
     eval_ds = (validate_preferences(data, align_args.dataset_test_split, where)
                if getattr(training_args.eval_strategy, "value", training_args.eval_strategy) != "no" else None)
-    trainer = build_trainer(model_args, training_args, train, eval_ds)
+    trainer = build_trainer(model_args, training_args, train, eval_ds, align_args.lora_top_layers)
     out = Path(training_args.output_dir)
     (out / RECORD).unlink(missing_ok=True)  # the record marks a finished run: not this one, yet
     result = trainer.train(resume_from_checkpoint=last_checkpoint(str(out), training_args.resume_from_checkpoint))
@@ -297,6 +323,7 @@ def _run_info(train, removed: int, align_args, inferred, result, trainer) -> dic
         "seen_groups": seen.get("group", []), "seen_strategies": seen.get("strategy", []),
         "languages": seen.get("language", []),
         "n_train_pairs": train.num_rows, "n_removed_held_out": removed,
+        "train_pair_kinds": dict(Counter(train["kind"])) if "kind" in train.column_names else {},
         "train_loss": result.training_loss, "global_step": result.global_step,
         "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 2),
         "throughput": callback.summary if callback else {},

@@ -132,3 +132,18 @@ def flatten_names(values) -> list[str]:
     if isinstance(values, str):
         values = [values]
     return [v.strip() for item in values or [] for v in str(item).split(",") if v.strip()]
+
+
+def truncate_prompts(train, tokenizer, max_tokens: int):
+    """Keep the last ``max_tokens`` tokens of each user turn (plain-text prompts likewise)."""
+    def cut(text: str) -> str:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return text if len(ids) <= max_tokens else tokenizer.decode(ids[-max_tokens:]).lstrip()
+
+    def row(example):
+        prompt = example["prompt"]
+        if isinstance(prompt, str):
+            return {"prompt": cut(prompt)}
+        return {"prompt": [{**m, "content": cut(m["content"])} if m.get("role") == "user" else m
+                           for m in prompt]}
+    return train.map(row, desc="truncating prompts")

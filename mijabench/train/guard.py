@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> Path:
     return train(args)
 
 
+PREDICTIONS = "eval_predictions.json"  # per-row held-out labels, for paired comparisons
 DEFAULT_BACKBONE_IDS = {guard_model.CLASSIFIER: "sentence-transformers/all-MiniLM-L6-v2",
                         guard_model.SFT: "HuggingFaceTB/SmolLM2-135M-Instruct"}
 
@@ -120,8 +121,9 @@ def train(args: GuardArguments) -> Path:
     run = _train_classifier if args.recipe == guard_model.CLASSIFIER else _train_sft
     fit_rows = balanced(train_rows, args.seed) if args.balance_labels else train_rows
     model, tokenizer, before, after = run(args, fit_rows, eval_rows)
+    predictions = prediction_record(eval_rows, before, after)
     change = guard_eval.compare(eval_rows, before, after, seed=args.seed)
-    out = save(args, model, tokenizer, before, after, train_rows, eval_rows, change)
+    out = save(args, model, tokenizer, before, after, train_rows, eval_rows, change, predictions)
     shutil.rmtree(checkpoint_dir(args), ignore_errors=True)  # finished: nothing left to resume
     if push:
         from mijabench.hub.publish import push_folder
@@ -129,6 +131,14 @@ def train(args: GuardArguments) -> Path:
                           endpoint=push["endpoint"], commit_message=f"Upload {args.recipe} safety detector")
         log.info("pushed %s", url)
     return out
+
+
+def prediction_record(eval_rows: list[dict], before: dict, after: dict) -> dict:
+    """Per-row labels of the held-out split (row ids, language, truth, both predictions; no text),
+    so paired comparisons per language or against a judge can be made later on the same rows."""
+    return {"id": [r.get("id", "") for r in eval_rows], "language": [r.get("language", "") for r in eval_rows],
+            "truth": [r["final_label"] for r in eval_rows], "before": list(before["predicted"]),
+            "after": list(after["predicted"])}
 
 
 def balanced(rows: list[dict], seed: int = 0) -> list[dict]:
@@ -278,7 +288,16 @@ def meta_record(args: GuardArguments, before: dict, after: dict, train_rows, eva
             "versions": {"mijabench": __version__, "transformers": transformers.__version__}}
 
 
-def card_text(meta: dict) -> str:
+def per_language_table(predictions: dict | None, seed: int = 0) -> str:
+    """Markdown: every metric per language, before vs after, with paired bootstrap CIs ("" for one language)."""
+    if not predictions or len({x for x in predictions["language"] if x}) < 2:
+        return ""
+    return guard_eval.comparison_table(guard_eval.by_language(
+        predictions["language"], predictions["truth"], predictions["before"], predictions["after"], seed=seed),
+        "before", "after")
+
+
+def card_text(meta: dict, per_language: str = "") -> str:
     base_id, data_id = hub_id(meta["base_model"]), hub_id(meta["dataset"])
     data = {"license": "apache-2.0", "library_name": "transformers",
             "pipeline_tag": "text-classification" if meta["recipe"] == guard_model.CLASSIFIER else "text-generation",
@@ -289,13 +308,14 @@ def card_text(meta: dict) -> str:
         "guard_model", {k: v for k, v in data.items() if v}, meta=meta,
         before_after=guard_eval.before_after(meta["eval_before"], meta["eval_after"], meta.get("f1_change")),
         per_category=guard_eval.per_category_table(meta["eval_before"], meta["eval_after"]),
+        per_language=per_language,
         hyper=json.dumps(meta["hyperparameters"], indent=2, sort_keys=True),
         judge_labeled=any(k.startswith("judge") for k in meta["train_label_sources"]),
         citation=cards.CITATION_SECUREBREAK)
 
 
 def save(args: GuardArguments, model, tokenizer, before, after, train_rows, eval_rows,
-         change: dict | None = None) -> Path:
+         change: dict | None = None, predictions: dict | None = None) -> Path:
     """Write model, tokenizer, meta, eval results and card in a temp folder, then swap it in."""
     from mijabench.hub.folders import swap_folder
     out = Path(args.output_dir)
@@ -308,7 +328,9 @@ def save(args: GuardArguments, model, tokenizer, before, after, train_rows, eval
         meta = meta_record(args, before, after, train_rows, eval_rows, change)
         atomic.write_text(tmp / "eval_results.json", json.dumps(
             {"before": before, "after": after, "f1_change": change}, indent=2, sort_keys=True) + "\n")
-        atomic.write_text(tmp / "README.md", card_text(meta))
+        if predictions:
+            atomic.write_text(tmp / PREDICTIONS, json.dumps(predictions) + "\n")
+        atomic.write_text(tmp / "README.md", card_text(meta, per_language_table(predictions, args.seed)))
         atomic.write_text(tmp / guard_model.GUARD_META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
         swap_folder(tmp, out)
     except BaseException:

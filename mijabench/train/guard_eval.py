@@ -11,7 +11,8 @@ from mijabench import markdown
 from mijabench.errors import MijaError
 
 METRICS = ("accuracy", "precision", "recall", "f1", "fnr")
-ROW_COLUMNS = ("prompt", "response", "final_label", "risk_category", "label_source", "label_rule")
+ROW_COLUMNS = ("id", "language", "prompt", "response", "final_label", "risk_category", "label_source",
+               "label_rule")
 
 
 def load_rows(dataset: str | Path, config: str | None, split: str, limit: int | None = None) -> list[dict]:
@@ -62,6 +63,56 @@ def score(rows: list[dict], predictions: list) -> dict:
             "predicted": pred}
 
 
+def _resampled(t, pred, idx) -> dict:
+    """Every metric of ``METRICS`` on each bootstrap resample (rows ``idx``); NaN where undefined."""
+    import numpy as np
+    tr, pr = t[idx], pred[idx]
+    tp, fp, fn = (tr & pr).sum(1), (~tr & pr).sum(1), (tr & ~pr).sum(1)
+    n = idx.shape[1]
+
+    def ratio(num, den, empty):
+        return np.divide(num, den, out=np.full(len(idx), empty, dtype=float), where=den > 0)
+
+    # Same conventions as binary_scores: precision/recall/F1 0 when undefined, FNR undefined (NaN).
+    return {"accuracy": (n - fp - fn) / n, "precision": ratio(tp, tp + fp, 0.0),
+            "recall": ratio(tp, tp + fn, 0.0), "f1": ratio(2 * tp, 2 * tp + fp + fn, 0.0),
+            "fnr": ratio(fn, tp + fn, np.nan)}
+
+
+def paired_bootstrap(truth: list[str], before: list[str], after: list[str], n_boot: int = 2000,
+                     seed: int = 0) -> dict:
+    """Every metric before and after on the same rows, each with a 95% bootstrap CI, and the
+    change after - before with a 95% *paired* bootstrap CI (both scored on each resample).
+
+    ``{metric: {"before", "before_ci", "after", "after_ci", "delta", "ci_low", "ci_high",
+    "p_not_better"}}``; ``p_not_better`` is the share of resamples where the change did not
+    improve the metric (for FNR, lower is better). Undefined values (FNR without unsafe rows) are None.
+    """
+    import numpy as np
+    t, b, a = (np.asarray(x) == "unsafe" for x in (truth, before, after))
+    if not (len(t) == len(b) == len(a)) or not len(t):
+        raise MijaError("paired_bootstrap: truth and both prediction lists must be non-empty and of equal length")
+    idx = np.random.default_rng(seed).integers(0, len(t), size=(n_boot, len(t)))
+    rb, ra = _resampled(t, b, idx), _resampled(t, a, idx)
+    point_b, point_a = binary_scores(truth, before), binary_scores(truth, after)
+
+    def ci(values) -> list | None:
+        kept = values[~np.isnan(values)]
+        return [float(x) for x in np.percentile(kept, [2.5, 97.5])] if len(kept) else None
+
+    out = {}
+    for m in METRICS:
+        delta = ra[m] - rb[m]
+        ok = ~np.isnan(delta)
+        worse = (delta >= 0) if m == "fnr" else (delta <= 0)
+        change = ci(delta)
+        out[m] = {"before": point_b[m], "before_ci": ci(rb[m]), "after": point_a[m], "after_ci": ci(ra[m]),
+                  "delta": None if point_a[m] is None or point_b[m] is None else point_a[m] - point_b[m],
+                  "ci_low": change[0] if change else None, "ci_high": change[1] if change else None,
+                  "p_not_better": float(worse[ok].mean()) if ok.any() else None}
+    return {"n": len(t), "n_unsafe": int(t.sum()), "n_boot": n_boot, "metrics": out}
+
+
 def f1_change(truth: list[str], before: list[str], after: list[str], n_boot: int = 2000, seed: int = 0) -> dict:
     """F1 after minus F1 before on the same rows, with a 95% paired bootstrap CI.
 
@@ -69,22 +120,43 @@ def f1_change(truth: list[str], before: list[str], after: list[str], n_boot: int
     gain depends on which held-out rows were drawn (few unsafe rows make it wide).
     ``p_not_better`` is the share of resamples where fine-tuning did not raise F1.
     """
-    import numpy as np
-    t, b, a = (np.asarray(x) == "unsafe" for x in (truth, before, after))
-    if not (len(t) == len(b) == len(a)) or not len(t):
+    if not (len(truth) == len(before) == len(after)) or not len(truth):
         raise MijaError("f1_change: truth and both prediction lists must be non-empty and of equal length")
-    idx = np.random.default_rng(seed).integers(0, len(t), size=(n_boot, len(t)))
+    f1 = paired_bootstrap(truth, before, after, n_boot, seed)["metrics"]["f1"]
+    return {"f1_delta": f1["delta"], "ci_low": f1["ci_low"], "ci_high": f1["ci_high"],
+            "p_not_better": f1["p_not_better"], "n_boot": n_boot, "method": "paired bootstrap over rows"}
 
-    def f1(pred: np.ndarray) -> np.ndarray:
-        tp = (t[idx] & pred[idx]).sum(1)
-        wrong = (t[idx] ^ pred[idx]).sum(1)  # fp + fn
-        return np.divide(2 * tp, 2 * tp + wrong, out=np.zeros(n_boot), where=(2 * tp + wrong) > 0)
 
-    delta = f1(a) - f1(b)
-    point = binary_scores(truth, after)["f1"] - binary_scores(truth, before)["f1"]
-    low, high = np.percentile(delta, [2.5, 97.5])
-    return {"f1_delta": point, "ci_low": float(low), "ci_high": float(high),
-            "p_not_better": float((delta <= 0).mean()), "n_boot": n_boot, "method": "paired bootstrap over rows"}
+def by_language(languages: list[str], truth: list[str], before: list[str], after: list[str],
+                n_boot: int = 2000, seed: int = 0) -> dict:
+    """:func:`paired_bootstrap` overall (``all``) and within each language."""
+    out = {"all": paired_bootstrap(truth, before, after, n_boot, seed)}
+    for lang in sorted({x for x in languages if x}):
+        idx = [i for i, x in enumerate(languages) if x == lang]
+        out[lang] = paired_bootstrap(*([seq[i] for i in idx] for seq in (truth, before, after)), n_boot, seed)
+    return out
+
+
+def comparison_table(results: dict, before_name: str = "before", after_name: str | None = "after") -> str:
+    """Markdown: one row per (subset, metric) of :func:`by_language` results, with the CIs;
+    ``after_name=None`` shows one system alone (its ``before`` side)."""
+    def num(x) -> str:
+        return "–" if x is None else f"{x:.3f}"
+
+    def interval(pair) -> str:
+        return "–" if not pair else f"[{pair[0]:.2f}, {pair[1]:.2f}]"
+
+    rows = []
+    for subset, found in results.items():
+        for m in METRICS:
+            r = found["metrics"][m]
+            delta = "–" if r["delta"] is None else f"{r['delta']:+.3f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
+            cells = [f"{num(r['after'])} {interval(r['after_ci'])}", delta] if after_name else []
+            rows.append([subset, found["n"], found["n_unsafe"], m, f"{num(r['before'])} {interval(r['before_ci'])}",
+                         *cells])
+    tail = [f"{after_name} (95% CI)", "change (95% paired CI)"] if after_name else []
+    return markdown.table(["rows", "n", "unsafe", "metric", f"{before_name} (95% CI)", *tail], rows,
+                          align=["", "r", "r", "", "r"] + ["r"] * len(tail))
 
 
 def compare(rows: list[dict], before: dict, after: dict, seed: int = 0) -> dict:
