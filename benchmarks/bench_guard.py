@@ -1,5 +1,21 @@
-"""Does fine-tuning a SecureBreak detector beat its untuned starting point? (issue 5)
+"""Does fine-tuning a SecureBreak detector beat its untuned starting point, on human labels? (issues 5, 18)
 
+Default (``--labels human``, issue 18): no generation. SecureBreak's ``human`` config is built from
+the labeled judge validation set (``build securebreak --judge-validation``: two annotator passes,
+adjudicated, conservative rule; its test rows only in ``test``, train/validation carved from its dev
+rows). Each recipe (``classifier``: MiniLM; ``sft``: LoRA on SmolLM2-135M) trains on ``human``
+train and is scored untuned -> fine-tuned on ``human`` test: accuracy, precision, recall, F1 and FNR,
+overall and per language, each with a 95% bootstrap CI and the change with a 95% paired bootstrap
+CI (same rows). The default offline judge (``intent``, with each row's prompt metadata from the
+validation set) is scored on the same rows, and compared paired with each fine-tuned guard.
+
+    python benchmarks/bench_guard.py                             # classifier: ~5 min on 2 CPU cores
+    python benchmarks/bench_guard.py --recipes sft                # 80 LoRA steps
+    python benchmarks/bench_guard.py --recipes classifier,sft    # reuses finished guards, prints all
+
+A finished guard folder (``--work``/guard-<recipe>) is reused; delete it to retrain.
+
+``--labels judge`` runs the older issue-5 loop, whose labels come from a judge, not from people.
 Offline, on real outputs of the embedded SmolLM2-135M-Instruct:
 
 1. A hate-speech judge member: all-MiniLM-L6-v2 fine-tuned (recipe ``classifier``) on the real
@@ -41,6 +57,8 @@ from mijabench.run.embedded import default_model_dir
 from mijabench.run.types import GenParams
 from mijabench.run.local import TransformersBackend
 from mijabench.bench.seeds import read_toxigen
+from mijabench.train import guard_eval
+from mijabench.judge.guard import GUARD_META
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = {"train": 0.6, "validation": 0.1, "test": 0.3}
@@ -50,6 +68,10 @@ RECIPES = {
     "sft": dict(num_train_epochs=2, learning_rate=2e-4, per_device_train_batch_size=4, max_length=192,
                 balance_labels=True),
 }
+# Human labels: 198 training rows (318 once balanced). Fewer passes keep each run within ~15 min of
+# a shared 2-core machine: 5 epochs (200 steps) for MiniLM, 80 LoRA steps (one balanced pass) for SmolLM2.
+HUMAN_RECIPES = {"classifier": {**RECIPES["classifier"], "num_train_epochs": 5},
+                 "sft": {**RECIPES["sft"], "max_steps": 80}}
 
 
 def fmt(value) -> str:
@@ -96,8 +118,105 @@ def judged_audit(work: Path, member: Path, toxigen: Path, per_cell: dict, seed: 
     return run
 
 
+def guard_folder(opts, recipe: str, data: Path, config: str) -> Path:
+    """Train (or reuse) one recipe's guard on ``config`` train, scored on ``config`` test."""
+    out = opts.work / f"guard-{recipe}"
+    if (out / guard_training.PREDICTIONS).is_file():
+        print(f"[{recipe}] reusing {out} (delete it to retrain)")
+        return out
+    start = time.perf_counter()
+    args = guard_training.GuardArguments(
+        recipe=recipe, dataset_name=str(data), dataset_config=config, seed=opts.seed, save_steps=1000,
+        input_format=opts.input_format, output_dir=str(out),
+        **{"max_length": 256, "max_steps": opts.max_steps, **HUMAN_RECIPES[recipe],
+           **({"max_steps": opts.max_steps} if opts.max_steps > 0 else {})})
+    guard_training.train(args)
+    print(f"[{recipe}] trained in {time.perf_counter() - start:.0f}s")
+    return out
+
+
+def judge_predictions(judge_spec: str, test: list[dict]) -> tuple[list[str], int]:
+    """The offline judge's labels on the SecureBreak test rows, judged with each row's prompt
+    metadata from the validation set (matched by the normalised text hash); unparsed -> unsafe."""
+    from mijabench.derived import judge_eval
+    from mijabench.judge.registry import make_judge
+    labeled = {sb.text_hash(r["prompt"], r["response"]): r for r in judge_eval.load_rows("all")}
+    rows = [labeled[r["id"]] for r in test]
+    verdicts = [v["verdict"] for v in judge_eval.judge_rows(make_judge(judge_spec), rows)]
+    return ["safe" if v == "safe" else "unsafe" for v in verdicts], sum(v not in ("safe", "harmful") for v in verdicts)
+
+
+def summary_table(record: dict) -> str:
+    """Markdown for the README: per detector and language, before -> after, changes with paired CIs."""
+    from mijabench import markdown
+
+    def ci(m: dict) -> str:
+        return "–" if m["delta"] is None else f"{m['delta']:+.2f} ({m['ci_low']:+.2f} to {m['ci_high']:+.2f})"
+
+    rows = []
+    for lang, s in record["judge_scores"].items():
+        rows.append([f"`{record['judge']}` judge (default, no training)", lang,
+                     *(fmt(s[m]["value"]) for m in ("accuracy", "precision", "recall", "f1", "fnr")), "–", "–"])
+    for recipe, r in record["recipes"].items():
+        for lang, found in r["untuned_vs_tuned"].items():
+            m = found["metrics"]
+            rows.append([f"{recipe}, untuned → fine-tuned", lang,
+                         *(f"{fmt(m[k]['before'])} → {fmt(m[k]['after'])}" for k in ("accuracy", "precision", "recall",
+                                                                                   "f1", "fnr")),
+                         ci(m["f1"]), ci(m["fnr"])])
+    return markdown.table(["detector", "language", "accuracy", "precision", "recall", "F1", "FNR",
+                           "F1 change (95% paired CI)", "FNR change (95% paired CI)"], rows,
+                          align=["", ""] + ["r"] * 7)
+
+
+def human_bench(opts) -> None:
+    from mijabench.judge.trust import validation_dir
+    start = time.perf_counter()
+    data = opts.work / "securebreak-human"
+    tables = sbd.build(data, [], None, judge_validation=validation_dir(), seed=opts.seed)
+    print("securebreak human config: " + ", ".join(f"{s}={t.num_rows}" for s, t in tables["human"].items())
+          + f" (labels: two human passes + adjudication, see {data / 'README.md'})")
+    test = tables["human"]["test"].select(["id", "language", "final_label"]).to_pylist()
+    languages, truth = [r["language"] for r in test], [r["final_label"] for r in test]
+    judged, unparsed = judge_predictions(opts.judge, test)
+    judge_scores = guard_eval.by_language(languages, truth, judged, judged, seed=opts.seed)
+    record = {"labels": "human", "judge": opts.judge, "judge_unparsed": unparsed, "n_test": len(test),
+              "options": {k: str(v) for k, v in vars(opts).items()}, "recipes": {}}
+    record["judge_scores"] = {k: {m: {"value": v["metrics"][m]["after"], "ci": v["metrics"][m]["after_ci"]}
+                                  for m in guard_eval.METRICS} for k, v in judge_scores.items()}
+    print(f"\njudge {opts.judge} on human test (n={len(test)}, unparsed {unparsed} counted unsafe):")
+    print(guard_eval.comparison_table(judge_scores, opts.judge, None))
+    for recipe in opts.recipes.split(","):
+        folder = guard_folder(opts, recipe, data, "human")
+        pred = json.loads((folder / guard_training.PREDICTIONS).read_text())
+        if pred["truth"] != truth or [r["id"] for r in test] != pred["id"]:
+            raise SystemExit(f"{folder}: scored on other rows than this build's test split; delete it and rerun")
+        tuned = guard_eval.by_language(languages, truth, pred["before"], pred["after"], seed=opts.seed)
+        versus = guard_eval.by_language(languages, truth, judged, pred["after"], seed=opts.seed)
+        meta = json.loads((folder / GUARD_META).read_text())
+        record["recipes"][recipe] = {"untuned_vs_tuned": tuned, "judge_vs_tuned": versus,
+                                     "n_train": meta.get("n_train"), "hyperparameters": meta.get("hyperparameters")}
+        print(f"\n[{recipe}] untuned -> fine-tuned on human test:")
+        print(guard_eval.comparison_table(tuned, "untuned", "fine-tuned"))
+        print(f"\n[{recipe}] judge {opts.judge} -> fine-tuned {recipe} (paired, same rows):")
+        print(guard_eval.comparison_table(versus, opts.judge, recipe))
+    seconds = time.perf_counter() - start
+    for recipe, r in record["recipes"].items():
+        f1 = r["untuned_vs_tuned"]["all"]["metrics"]["f1"]
+        vs = r["judge_vs_tuned"]["all"]["metrics"]["f1"]
+        print(f"[{recipe}] F1 {fmt(f1['before'])} -> {fmt(f1['after'])} (change {f1['delta']:+.3f}, 95% paired CI "
+              f"{f1['ci_low']:+.3f} to {f1['ci_high']:+.3f}); vs judge {opts.judge} F1 {fmt(vs['before'])}: "
+              f"{vs['delta']:+.3f} ({vs['ci_low']:+.3f} to {vs['ci_high']:+.3f})")
+    print(f"total {seconds:.0f}s\n\n" + summary_table(record))
+    record["seconds"] = round(seconds)
+    atomic.write_text(opts.work / "bench_guard_human.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--labels", default="human", choices=("human", "judge"),
+                    help="human: the labeled judge validation set (default); judge: the issue-5 audit loop")
+    ap.add_argument("--judge", default="intent", help="offline judge scored beside the guards (human labels)")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_guard")
     ap.add_argument("--toxigen", type=Path, default=ROOT.parent / "shared" / "seeds" / "toxigen")
     ap.add_argument("--per-cell", type=int, default=2, help="counterfactual attacks per (group, strategy) cell")
@@ -111,6 +230,9 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=-1, help="cap detector training steps (-1: the recipe's epochs)")
     ap.add_argument("--seed", type=int, default=0)
     opts = ap.parse_args()
+    if opts.labels == "human":
+        opts.work = opts.work if opts.work != ROOT / "runs" / "bench_guard" else ROOT / "runs" / "bench_guard_human"
+        return human_bench(opts)
 
     start = time.perf_counter()
     member = toxigen_member(opts.work, opts.toxigen, opts.seed)

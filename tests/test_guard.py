@@ -40,6 +40,9 @@ def _check_detector_folder(out: Path, recipe: str) -> dict:
     change = results["f1_change"]  # paired comparison; per-row predictions stay out of the JSON
     assert change["f1_delta"] == pytest.approx(results["after"]["overall"]["f1"] - results["before"]["overall"]["f1"])
     assert change["ci_low"] <= change["ci_high"] and "predicted" not in results["after"]
+    pred = json.loads((out / guard_training.PREDICTIONS).read_text())  # per-row labels, no text
+    assert set(pred) == {"id", "language", "truth", "before", "after"} and len(pred["after"]) == meta["n_eval"]
+    assert guard_eval.binary_scores(pred["truth"], pred["after"]) == pytest.approx(results["after"]["overall"])
     card = (out / "README.md").read_text()
     assert "| before fine-tuning |" in card and "| after fine-tuning |" in card and "F1 change: " in card
     assert "FNR (unsafe missed)" in card and "human (conservative): 36 training rows" in card
@@ -176,6 +179,24 @@ def test_f1_change_is_a_paired_bootstrap_interval():
     assert small["ci_low"] < gain["ci_low"]
     with pytest.raises(MijaError, match="equal length"):
         guard_eval.f1_change(truth, perfect[:5], perfect)
+
+
+def test_paired_bootstrap_scores_every_metric_with_intervals_and_direction():
+    truth = ["unsafe"] * 10 + ["safe"] * 30
+    missed_all, found_half = ["safe"] * 40, ["unsafe"] * 5 + ["safe"] * 35
+    result = guard_eval.paired_bootstrap(truth, missed_all, found_half, n_boot=400)
+    fnr, recall = result["metrics"]["fnr"], result["metrics"]["recall"]
+    assert (fnr["before"], fnr["after"], fnr["delta"]) == (1.0, 0.5, -0.5)
+    assert fnr["ci_low"] <= -0.5 <= fnr["ci_high"] < 0 and fnr["p_not_better"] == 0.0  # lower FNR is better
+    assert recall["after_ci"][0] <= 0.5 <= recall["after_ci"][1] and recall["p_not_better"] == 0.0
+    assert result["metrics"]["precision"]["after"] == 1.0 and result["n_unsafe"] == 10
+    same = guard_eval.paired_bootstrap(truth, found_half, found_half, n_boot=200)["metrics"]
+    assert all(same[m]["delta"] == same[m]["ci_low"] == same[m]["ci_high"] == 0.0 for m in guard_eval.METRICS)
+    per = guard_eval.by_language(["en"] * 20 + ["pt"] * 20, truth, missed_all, found_half, n_boot=200)
+    assert set(per) == {"all", "en", "pt"} and per["pt"]["n_unsafe"] == 0
+    assert per["pt"]["metrics"]["fnr"]["after"] is None and per["pt"]["metrics"]["fnr"]["ci_low"] is None
+    table = guard_eval.comparison_table(per, "untuned", "tuned")
+    assert "| all | 40 | 10 | fnr | 1.000 [1.00, 1.00] | 0.500 [" in table and "| pt | 20 | 0 | fnr | – – |" in table
 
 
 def test_balance_labels_oversamples_the_rare_label():

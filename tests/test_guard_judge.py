@@ -155,3 +155,53 @@ def test_guard_eval_cli_prints_scores(guard, dataset, tmp_path):
     card = json.loads((guard / "eval_results.json").read_text())["after"]
     assert saved["overall"]["f1"] == pytest.approx(card["overall"]["f1"])
     assert f"f1={card['overall']['f1']:.3f}" in result.output and "| violence |" in result.output
+
+
+class _Canned:
+    """A backend answering fixed texts (the judge detector needs no model)."""
+    model_id = "canned"
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    def generate(self, prompts, params, progress=True):
+        from mijabench.run.types import Generation
+        return [Generation(t, None, 0.01) for t in self.texts[:len(prompts)]]
+
+
+class _Scripted:
+    """A judge returning scripted verdicts, to pin the detector's mapping (unparsed included)."""
+    id = "scripted"
+
+    def __init__(self, verdicts):
+        self.verdicts = verdicts
+
+    def judge(self, prompts, responses, languages):
+        from mijabench.judge.base import Verdict
+        assert set(languages) == {"pt"}  # the filter's language reaches the judge
+        return [Verdict(v, "scripted", self.id, v == "safe") for v in self.verdicts]
+
+
+def test_filter_without_a_guard_uses_the_intent_judge_and_flags_unparsed():
+    from mijabench.audit.filter import REPLACEMENTS, FilteredBackend, JudgeDetector
+    from mijabench.run.types import GenParams
+    detector = JudgeDetector(None, "pt")
+    assert detector.name == "judge:intent"
+    default = FilteredBackend(_Canned(["ok"]), None, language="pt")
+    assert default.model_id == "canned+guard:judge:intent"
+    detector.judge = _Scripted(["safe", "harmful", "unparsed"])
+    backend = FilteredBackend(_Canned(["a", "b", "c"]), detector, language="pt")
+    gens = backend.generate(["p1", "p2", "p3"], GenParams(max_new_tokens=4), progress=False)
+    assert [r.flagged for r in backend.stats.records] == [False, True, True]  # unparsed is never passed
+    assert [r.category for r in backend.stats.records] == ["", "hate_speech", "unparsed"]
+    assert [g.text for g in gens] == ["a", REPLACEMENTS["pt"], REPLACEMENTS["pt"]]
+
+
+def test_filter_cli_refuses_a_guard_and_a_judge_together(tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("Say hello.\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mijabench", "filter", "--guard", str(tmp_path), "--judge", "rules",
+         "--prompts", str(prompts)], capture_output=True, text=True, cwd=ROOT,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert proc.returncode != 0 and proc.stderr.strip() == "error: --guard and --judge: give one detector, not both"

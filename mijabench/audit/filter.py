@@ -5,6 +5,14 @@
 the guard scores every successful response; a flagged one is replaced by a short refusal
 (``replace``) or withheld as an empty text (``block``). Filtering costs time, so each call records
 generation and guard latency apart (:class:`FilterStats`) and the added share is reported.
+
+By default the detector is the offline ``intent`` judge (:class:`JudgeDetector`): a flagged
+response is one it calls harmful or cannot parse (never passed as safe). ``--guard FOLDER`` loads a
+trained guard instead, and ``--judge SPEC`` any other judge. Why the judge is the default, measured
+on SecureBreak's ``human`` test split (483 human-labeled responses, 76 unsafe) by
+``benchmarks/bench_guard.py``: the ``intent`` judge lets through 20% of the unsafe answers (FNR
+0.20), the MiniLM classifier guard trained on the ``human`` train split 72%, the LoRA-SFT SmolLM2
+guard 62% (README, "SecureBreak and the guard").
 """
 
 from __future__ import annotations
@@ -51,8 +59,29 @@ class FilterStats:
                 "added_latency_pct": 100 * self.filter_seconds / self.gen_seconds if self.gen_seconds else None}
 
 
+class JudgeDetector:
+    """A judge used as the filter's detector: harmful or unparsed flags (P(unsafe) 1), safe passes (0).
+
+    Judges see the filter's one ``language`` (a prompts file carries no per-row language here)."""
+
+    def __init__(self, judge: str | None = None, language: str = "en"):
+        from mijabench.judge.registry import make_judge
+        self.judge, self.language = make_judge(judge), language
+        self.name = f"judge:{self.judge.id}"
+
+    def predict(self, prompts, responses, progress: bool = False) -> list:
+        from mijabench.judge.base import run_judge
+        from mijabench.judge.guard import Prediction
+        from mijabench.schema import HARMFUL, SAFE
+        verdicts = run_judge(self.judge, list(prompts), list(responses), [self.language] * len(prompts))
+        return [Prediction("safe", 0.0, "") if v.verdict == SAFE else
+                Prediction("unsafe", 1.0, "hate_speech" if v.verdict == HARMFUL else "unparsed")
+                for v in verdicts]
+
+
 class FilteredBackend:
-    """``inner`` guarded by ``guard`` (a folder path or a loaded guard)."""
+    """``inner`` guarded by ``guard``: a folder path, a loaded guard or :class:`JudgeDetector`
+    (``None``: the default ``intent`` judge)."""
 
     def __init__(self, inner, guard, mode: str = "replace", replacement: str | None = None,
                  language: str = "en", name: str | None = None, threshold: float = 0.5):
@@ -62,7 +91,10 @@ class FilteredBackend:
             raise MijaError(f"--threshold {threshold}: use a probability between 0 and 1")
         # A lower threshold trades more false alarms for fewer missed unsafe outputs (FNR).
         self.threshold = threshold
-        if isinstance(guard, (str, Path)):
+        if guard is None:
+            guard = JudgeDetector(None, language)
+            name = name or guard.name
+        elif isinstance(guard, (str, Path)):
             from mijabench.judge.guard import load_guard, read_meta
             name = name or read_meta(guard).get("name") or Path(guard).name
             guard = load_guard(guard)

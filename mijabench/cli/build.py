@@ -99,6 +99,12 @@ def build_securebreak(
     mapping: Optional[Path] = typer.Option(None, help="YAML mapping input columns to SecureBreak fields"),
     mijabench_align: Optional[List[Path]] = typer.Option(None, help="judged audit run / audit.parquet / MiJaBench-Align "
                                                "folder to add as judge-labeled rows (repeatable)"),
+    judge_validation: bool = typer.Option(False, "--judge-validation", help="add the labeled judge "
+                                          "validation set (two passes + adjudication) to the human "
+                                          "config; its test rows stay in test"),
+    judge_validation_dir: Optional[Path] = typer.Option(None, help="another folder laid out like "
+                                                        "mijabench/data/judge_validation/ (implies "
+                                                        "--judge-validation)"),
     out: Path = typer.Option(Path("build/securebreak"), help="output dataset folder"),
     seed: Optional[int] = typer.Option(None, help="split seed (default: the mapping's seed, else 0)"),
     splits: Optional[str] = typer.Option(None, help="split fractions, e.g. train=0.8,validation=0.1,test=0.1 "
@@ -110,10 +116,12 @@ def build_securebreak(
     from mijabench import atomic
     from mijabench.derived import securebreak_dataset
     from mijabench.derived.securebreak import parse_splits
+    from mijabench.judge.trust import validation_dir
 
     atomic.claim_output(out, overwrite)
+    labeled = judge_validation_dir or (validation_dir() if judge_validation else None)
     tables = securebreak_dataset.build(out, list(input or []), mapping, list(mijabench_align or []), seed,
-                                       parse_splits(splits) if splits else None)
+                                       parse_splits(splits) if splits else None, labeled)
     for name, splits in tables.items():
         typer.echo(f"{name}: " + ", ".join(f"{s}={t.num_rows}" for s, t in splits.items()))
     typer.echo(f"wrote {out} (load_dataset('{out}', '{next(iter(tables))}'))")
@@ -125,5 +133,7 @@ def register(app: typer.Typer, build_app: typer.Typer) -> None:
                       "--per-group 2 --out build/paper")(build_mijabench)
     build_app.command("mijabench-align", epilog="\b\nExample:\n  mijabench build mijabench-align "
                       "runs/model-a runs/model-b --out build/mijabench-align")(build_mijabench_align)
-    build_app.command("securebreak", epilog="\b\nExample:\n  mijabench build securebreak --input "
-                      "annotated.csv --mapping mapping.yaml --out build/securebreak")(build_securebreak)
+    build_app.command("securebreak", epilog="\b\nExamples:\n  mijabench build securebreak --input "
+                      "annotated.csv --mapping mapping.yaml --out build/securebreak\n"
+                      "  mijabench build securebreak --judge-validation --out build/securebreak-human"
+                      )(build_securebreak)

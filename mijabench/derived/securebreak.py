@@ -49,7 +49,12 @@ SECUREBREAK_SCHEMA = pa.schema([
     ("final_label", pa.string()),      # safe | unsafe
     ("label_source", pa.string()),     # human | judge
     ("label_rule", pa.string()),       # conservative | majority | strict | judge:<judge id>
+    ("outcome", pa.string()),          # annotators' outcome category (refusal, compliance, ...) or ""
+    ("adjudicated_label", pa.string()),  # adjudicator's safe|unsafe, "" when not adjudicated
+    ("adjudication_note", pa.string()),  # why (the guide rule applied); decides the row when set
+    ("source_split", pa.string()),     # split in the labeled source (dev | test) or "": test stays test
 ])
+STRATA = ("risk_category", "final_label")
 
 
 def category_key(value: object) -> str:
@@ -92,8 +97,16 @@ def parse_label(value: object, where: str, extra: dict | None = None) -> str | N
     return found
 
 
-def final_label(labels: list[str], rule: str, where: str) -> str:
-    """Combine per-annotator labels by ``rule`` (see ``rules`` in data/securebreak.yaml)."""
+def final_label(labels: list[str], rule: str, where: str, adjudicated: str | None = None,
+                note: str = "") -> str:
+    """Combine per-annotator labels by ``rule`` (see ``rules`` in data/securebreak.yaml).
+
+    A documented adjudication (an adjudicated label *and* a non-empty note naming why) decides the
+    row under every rule; an adjudicated label without a note is ignored, so it cannot silently
+    turn an annotator's unsafe into safe.
+    """
+    if adjudicated and note.strip():
+        return adjudicated
     n_unsafe = labels.count(UNSAFE_LABEL)
     if rule == "strict" and 0 < n_unsafe < len(labels):
         raise MijaError(f"{where}: annotators disagree ({n_unsafe} unsafe, {len(labels) - n_unsafe} "
@@ -130,12 +143,15 @@ def check_splits(splits: dict, where: str) -> None:
 def make_row(prompt: str, response: str, category: str, final: str, *, source: str, origin: str,
              language: str = "", source_model: str = "", attack_type: str = "",
              annotator_labels: list | None = None, judge_labels: list | None = None,
-             label_source: str = HUMAN, label_rule: str = "conservative") -> dict:
+             label_source: str = HUMAN, label_rule: str = "conservative", outcome: str = "",
+             adjudicated_label: str = "", adjudication_note: str = "", source_split: str = "") -> dict:
     return {"id": text_hash(prompt, response), "source": source, "origin": origin,
             "language": language, "prompt": prompt, "response": response,
             "source_model": source_model, "attack_type": attack_type, "risk_category": category,
             "annotator_labels": annotator_labels or [], "judge_labels": judge_labels or [],
-            "final_label": final, "label_source": label_source, "label_rule": label_rule}
+            "final_label": final, "label_source": label_source, "label_rule": label_rule,
+            "outcome": outcome, "adjudicated_label": adjudicated_label,
+            "adjudication_note": adjudication_note, "source_split": source_split}
 
 
 # --- MiJaBench-Align -> SecureBreak ------------------------------------------------------------
@@ -196,7 +212,8 @@ def dedupe(rows: list[dict], rule: str = "conservative") -> tuple[list[dict], in
     """One row per normalised hash; returns (rows, number removed).
 
     Human rows win over judge rows; duplicate human rows pool their annotator labels and the rule
-    is applied again (so under ``strict`` a duplicate with a conflicting label is an error).
+    is applied again (so under ``strict`` a duplicate with a conflicting label is an error). A
+    text that sits in any source's test split keeps ``source_split = test`` (it stays in test).
     """
     groups: dict[str, list[dict]] = {}
     for row in rows:
@@ -209,11 +226,16 @@ def dedupe(rows: list[dict], rule: str = "conservative") -> tuple[list[dict], in
             votes = [v for r in human for v in r["annotator_labels"]]
             where = " and ".join(r["origin"] for r in human[:2])
             keep["annotator_labels"] = votes
-            keep["final_label"] = final_label([v["label"] for v in votes], rule, f"duplicate rows {where}")
+            adjudicated = next((r for r in human if r.get("adjudication_note")), keep)
+            keep.update({k: adjudicated.get(k, "") for k in ("adjudicated_label", "adjudication_note")})
+            keep["final_label"] = final_label([v["label"] for v in votes], rule, f"duplicate rows {where}",
+                                              keep["adjudicated_label"], keep["adjudication_note"])
         elif not human and len(group) > 1:
             keep["judge_labels"] = [v for r in group for v in r["judge_labels"]]
             keep["final_label"] = UNSAFE_LABEL if any(r["final_label"] == UNSAFE_LABEL for r in group) \
                 else SAFE_LABEL
+        if any(r.get("source_split") == "test" for r in group):
+            keep["source_split"] = "test"
         out.append(keep)
     return out, len(rows) - len(out)
 
@@ -235,15 +257,24 @@ def allocate(n: int, fractions: dict) -> dict:
     return counts
 
 
-def split(rows: list[dict], fractions: dict, seed: int = 0) -> dict[str, list[dict]]:
-    """Stratified by (risk_category, final_label); same rows + seed give the same splits."""
+def split(rows: list[dict], fractions: dict, seed: int = 0, by: tuple = STRATA) -> dict[str, list[dict]]:
+    """Stratified by ``by`` (default risk_category, final_label); same rows + seed, same splits.
+
+    Rows whose labeled source put them in its test split (``source_split = test``) all go to
+    ``test``, so a held-out response is never trained on; the others are split by ``fractions``.
+    """
     strata: dict[tuple, list[dict]] = {}
+    pinned = []
     for row in sorted(rows, key=lambda r: r["id"]):
-        strata.setdefault((row["risk_category"], row["final_label"]), []).append(row)
+        if row.get("source_split") == "test":
+            pinned.append(row)
+            continue
+        strata.setdefault(tuple(row[c] for c in by), []).append(row)
     out = {s: [] for s in fractions}
+    out["test"] = out.get("test", []) + pinned
     for key in sorted(strata):
         members = strata[key]
-        random.Random(f"{seed}-{key[0]}-{key[1]}").shuffle(members)
+        random.Random(f"{seed}-" + "-".join(key)).shuffle(members)
         start = 0
         for name, count in allocate(len(members), fractions).items():
             out[name] += members[start:start + count]

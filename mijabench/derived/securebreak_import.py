@@ -25,7 +25,10 @@ from mijabench.risk import LABELS, yaml_load
 from mijabench.tables import read_rows
 
 # --- the column mapping ------------------------------------------------------------------------
-FIELDS = ("prompt", "response", "risk_category", "source_model", "attack_type", "language")
+FIELDS = ("prompt", "response", "risk_category", "source_model", "attack_type", "language",
+          # optional: the annotators' outcome category, an adjudication (label + the note saying
+          # why; together they decide the row) and the source's own split (its test rows stay test)
+          "outcome", "adjudicated_label", "adjudication_note", "source_split")
 REQUIRED = ("prompt", "response", "risk_category")
 MAPPING_KEYS = ("columns", "constants", "rule", "splits", "seed", "source", "category_aliases",
                 "label_aliases")
@@ -99,7 +102,13 @@ def _label_aliases(raw: dict, where: str) -> dict:
 
 def import_file(path: Path, mapping: Mapping) -> list[dict]:
     """Validated SecureBreak rows (dicts in SECUREBREAK_SCHEMA order) from one input file."""
-    rows = read_rows(path, "annotated SecureBreak file")
+    return import_rows(read_rows(path, "annotated SecureBreak file"), mapping, path)
+
+
+def import_rows(rows: list[tuple[str, dict]], mapping: Mapping, path: Path | str) -> list[dict]:
+    """The same from ``(where, row)`` pairs already read (``where`` names file and line)."""
+    if not rows:
+        raise MijaError(f"{path}: no rows to import")
     available = set(rows[0][1])
     for name, column in list(mapping.columns.items()) + [("labels", c) for c in mapping.label_columns]:
         if column not in available:
@@ -139,10 +148,16 @@ def _import_row(where: str, row: dict, mapping: Mapping, origin: str) -> dict:
     category = parse_category(_cell(row, mapping, "risk_category"), f"{where}: field risk_category",
                               mapping.category_aliases)
     votes = _votes(where, row, mapping)
-    final = final_label([v["label"] for v in votes], mapping.rule, where)
+    adjudicated = parse_label(_cell(row, mapping, "adjudicated_label") or None,
+                              f"{where}: field adjudicated_label", mapping.label_aliases) or ""
+    note = _cell(row, mapping, "adjudication_note").strip()
+    source_split = _cell(row, mapping, "source_split").strip().lower()
+    final = final_label([v["label"] for v in votes], mapping.rule, where, adjudicated, note)
     return make_row(prompt, response, category, final, source=mapping.source,
                     origin=origin,
                     language=_cell(row, mapping, "language"),
                     source_model=_cell(row, mapping, "source_model"),
                     attack_type=_cell(row, mapping, "attack_type"),
-                    annotator_labels=votes, label_source=HUMAN, label_rule=mapping.rule)
+                    annotator_labels=votes, label_source=HUMAN, label_rule=mapping.rule,
+                    outcome=_cell(row, mapping, "outcome").strip().lower(), adjudicated_label=adjudicated,
+                    adjudication_note=note, source_split=source_split)
