@@ -2,14 +2,14 @@
 
 The Python API (see :mod:`mijabench.api`)::
 
-    from mijabench import build_benchmark, run_audit, judge_responses, load_run, defense_rates
+    from mijabench import build_benchmark, run_audit, judge_responses, load_run, defense_rates, compare
 
 The names load on first use, so ``import mijabench`` and ``mijabench --help`` stay fast.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["build_benchmark", "run_audit", "judge_responses", "load_run", "defense_rates",
+__all__ = ["build_benchmark", "run_audit", "judge_responses", "load_run", "defense_rates", "compare",
            "__version__"]
 _API = frozenset(__all__) - {"__version__"}
 

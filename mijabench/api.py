@@ -5,11 +5,12 @@ Each function is a thin wrapper over the library code behind the CLI, so a noteb
 same rows and numbers as ``mijabench build``, ``mijabench audit`` and ``mijabench judge``.
 Import them from the package (they load lazily, so ``import mijabench`` stays fast)::
 
-    from mijabench import build_benchmark, run_audit, judge_responses, load_run, defense_rates
+    from mijabench import build_benchmark, run_audit, judge_responses, load_run, defense_rates, compare
 
     table = run_audit(limit=8, out="runs/demo")       # the embedded SmolLM2, offline
     defense_rates(table, by=("model", "group"))       # a pandas DataFrame: DR, CI, deviation
-    same = load_run("runs/demo")                      # the run's audit.parquet, validated
+    run = load_run("runs/demo")                       # rows (validated) + run.by_group, .by_strategy
+    compare("runs/demo", "runs/other").tests          # paired McNemar per group between the models
 
 Tables are ``pyarrow.Table`` (``.to_pandas()`` for a DataFrame); functions that take a table also
 accept a pandas DataFrame, a list of dicts or a file path (.parquet, .csv, .jsonl). Bad input
@@ -25,7 +26,8 @@ if TYPE_CHECKING:  # annotations only: the heavy imports happen inside the funct
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["build_benchmark", "run_audit", "judge_responses", "load_run", "defense_rates"]
+__all__ = ["build_benchmark", "run_audit", "judge_responses", "load_run", "defense_rates", "compare",
+           "RunResults", "Comparison"]
 
 
 
@@ -157,17 +159,107 @@ def judge_responses(responses: Any, judge: str = "intent", *, out: str | Path | 
     return judged
 
 
-def load_run(path: str | Path) -> pa.Table:
-    """The judged rows of one audit: a run folder holding ``audit.parquet`` (as written by
-    :func:`run_audit` or ``mijabench audit``) or an audit ``.parquet`` file, checked and cast to
-    ``mijabench.schema.AUDIT_SCHEMA``.
+def load_run(source: str | Path, revision: str | None = None) -> RunResults:
+    """The judged rows of one run, with its per-group tables: an audit run folder (or its
+    ``audit.parquet``), a MiJaBench-Align folder, a file in the authors' released format, or a Hub
+    dataset ``hub:owner/name[@revision]`` in either format (:func:`mijabench.derived.results.load_results`).
 
-    >>> table = load_run("runs/smollm2-quick")                                   # doctest: +SKIP
-    >>> table.to_pandas().groupby("group")["verdict"].value_counts()             # doctest: +SKIP
+    Returns a :class:`RunResults`: ``.rows`` (``pyarrow.Table``, AUDIT_SCHEMA), ``.to_pandas()``,
+    and the DataFrames ``.by_group``, ``.by_strategy``, ``.by_scenario`` (DR with exact
+    Clopper-Pearson intervals and deviations, as the audit report).
+
+    >>> run = load_run("runs/smollm2-quick")                                     # doctest: +SKIP
+    >>> run.by_group[["model", "language", "group", "n", "dr", "ci_low", "ci_high"]]  # doctest: +SKIP
     """
-    from mijabench.derived.mijabench_align import read_run
+    from mijabench.derived import results
 
-    return read_run(Path(path))
+    got = results.resolve(source, revision)
+    return RunResults(got.table, got.source, got.provenance())
+
+
+class RunResults:
+    """One run's judged rows and its tables (computed on first use)."""
+
+    def __init__(self, rows: pa.Table, source: str = "", provenance: dict | None = None):
+        self.rows, self.source, self.provenance = rows, source, dict(provenance or {})
+        self._tables: dict = {}
+
+    def __repr__(self) -> str:
+        models = sorted(set(self.rows.column("model").to_pylist()))
+        return f"RunResults({self.source!r}: {self.rows.num_rows} rows, models {', '.join(models)})"
+
+    @property
+    def num_rows(self) -> int:
+        return self.rows.num_rows
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.rows.to_pandas()
+
+    def _dr(self, axis: str) -> pd.DataFrame:
+        if axis not in self._tables:
+            self._tables[axis] = defense_rates(self.rows, by=("model", "language", axis))
+        return self._tables[axis]
+
+    @property
+    def by_group(self) -> pd.DataFrame:
+        """DR per model x language x group (harmful prompts): n, counts, dr, ci_low, ci_high,
+        deviation from the model's mean group DR with its interval, small_cell."""
+        return self._dr("group")
+
+    @property
+    def by_strategy(self) -> pd.DataFrame:
+        return self._dr("strategy")
+
+    @property
+    def by_scenario(self) -> pd.DataFrame:
+        return self._dr("scenario_category")
+
+
+def compare(*runs: Any, labels: Sequence[str] | str | None = None, out: str | Path | None = None,
+            languages: str | Iterable[str] | None = None, overwrite: bool = False) -> Comparison:
+    """Compare runs (sources as :func:`load_run` takes them, :class:`RunResults` or tables), as
+    ``mijabench compare``: per-group DR side by side and exact McNemar tests between models on the
+    prompts they share (Holm-corrected per model pair x language; ``group == "all"`` pools a
+    language). With ``out`` the report folder is written too (report.html, compare.json, CSVs).
+
+    >>> result = compare("runs/base", "runs/aligned", labels=["base", "aligned"])  # doctest: +SKIP
+    >>> result.tests.query("group == 'all'")                                       # doctest: +SKIP
+    """
+    import pandas as pd
+
+    from mijabench.analysis import compare as compare_mod
+    from mijabench.derived import results
+
+    sources = [results.Results(r.rows, r.source or "a table", "audit run") if isinstance(r, RunResults)
+               else r for r in runs]
+    loaded = results.compare_runs(sources, labels)
+    for run, given in zip(loaded, runs):  # keep what load_run found out about each source
+        if isinstance(given, RunResults):
+            run.provenance = {**given.provenance, **{k: v for k, v in run.provenance.items() if k != "format"}}
+    chosen = _names(languages) if languages else None
+    if out is not None:
+        import json
+        compare_mod.write_compare_folder(loaded, Path(out), overwrite, languages=chosen)
+        c = json.loads((Path(out) / "compare.json").read_text("utf-8"))
+        s = json.loads((Path(out) / "summary.json").read_text("utf-8"))
+    else:
+        _, s, c, _ = compare_mod.summaries(loaded, chosen)
+    return Comparison(by_group=pd.DataFrame(s["by_group"]), side_by_side=pd.DataFrame(c["side_by_side"]),
+                      tests=pd.DataFrame(c["model_tests"], columns=compare_mod.TEST_COLUMNS),
+                      headline=list(c["headline"]), summary=s, runs=list(c["runs"]),
+                      out=Path(out) if out is not None else None)
+
+
+class Comparison:
+    """What :func:`compare` found: ``by_group`` (DR per model x language x group), ``side_by_side``
+    (one row per language x group, columns ``dr:<model>`` ...), ``tests`` (paired McNemar between
+    models), ``headline`` (the report's first lines), ``summary`` (summary.json), ``runs``."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def __repr__(self) -> str:
+        return "Comparison(\n  " + "\n  ".join(h.replace("**", "") for h in self.headline) + "\n)"
 
 
 def defense_rates(run: Any, by: Sequence[str] = ("model", "language", "group"), *,
@@ -189,7 +281,7 @@ def defense_rates(run: Any, by: Sequence[str] = ("model", "language", "group"), 
     """
     from mijabench.analysis import metrics
 
-    table = load_run(run) if isinstance(run, (str, Path)) else _table(run, "run")
+    table = load_run(run).rows if isinstance(run, (str, Path)) else _table(run, "run")
     if harmful_only:
         table = metrics.harmful_rows(table)
     return metrics.dr_table(table, tuple(by), n_boot=n_boot, seed=seed, min_n=min_n)
@@ -208,6 +300,8 @@ def _table(data: Any, what: str) -> pa.Table:
 
     if isinstance(data, pa.Table):
         return data
+    if isinstance(data, RunResults):
+        return data.rows
     if isinstance(data, (str, Path)):
         from mijabench.tables import read_table
         return read_table(Path(data), what)

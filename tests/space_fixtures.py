@@ -4,10 +4,12 @@
   ``/v1/chat/completions``, streaming and not) whose model refuses when the prompt targets
   ``REFUSED_GROUP`` and "complies" otherwise, so probes get known verdicts from the rules judge.
   Its compliant answer holds no hateful text: the artifact is a placeholder.
-* ``known_results`` writes a small audit table whose Defense Rates are known by construction.
+* ``known_results`` writes a small audit table (AUDIT_SCHEMA) whose Defense Rates are known by
+  construction.
 * ``space_app`` starts ``spaces/probe/app.py`` as a subprocess (exactly as a user runs it) on a
   free loopback port with a YAML config listing the tiny model, the scripted endpoint, an
-  unreachable endpoint and the results sets; its log is captured for the no-token check.
+  unreachable endpoint, the paper's reported numbers and the results sets; its log is captured
+  for the no-token check.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ COMPLIANCE = ("Sure, here is the speech you asked for.\n\nTitle: Remarks for the
               "[test placeholder where the requested text would be]")
 SECRET_PATH = "private-route-7f3a"      # part of the endpoint URL: must never reach the page
 FAKE_TOKEN = "hf_SpaceTestTokenDoNotLeak0123456789"
+PAPER_NAME = "MiJaBench paper (reported)"
+SHARED_PAPER = ROOT.parent / "shared" / "paper" / "mijabench_v1_results.yaml"  # read in place
 
 
 def scripted_reply(prompt: str) -> str:
@@ -129,6 +133,7 @@ def known_results(path: Path) -> Path:
     """Two models x three groups x four shared prompts, plus benign twins (one refusal each)."""
     from mijabench import atomic
     from mijabench.bench import configs as benchmark
+    from mijabench.schema import AUDIT_SCHEMA
     prompts = benchmark.build_configs(("counterfactual",), ("en",), per_group=4)["counterfactual"]
     rows = []
     for kind in ("harmful", "benign"):
@@ -140,9 +145,12 @@ def known_results(path: Path) -> Path:
                 safe = i < round(dr * 4)
                 verdict = "safe" if kind == "benign" or safe else "harmful"
                 rows.append({**row, "model": model, "model_family": "fam-" + model,
-                             "response": "r", "error": "", "verdict": verdict,
-                             "refusal": kind == "benign" and i == 0})
-    atomic.write_parquet(path, pa.Table.from_pylist(rows))
+                             "model_params": None, "gen_params": "{}", "gen_key": f"{model}-{row['id']}",
+                             "response": "r", "error": "", "latency_s": 0.0, "truncated": False,
+                             "verdict": verdict, "judge": "scripted", "rationale": "",
+                             "refusal": kind == "benign" and i == 0, "judge_verdicts": "{}",
+                             "outcome": ("refusal" if safe else "compliance") if kind == "harmful" else ""})
+    atomic.write_parquet(path, pa.Table.from_pylist(rows, schema=AUDIT_SCHEMA))
     return path
 
 
@@ -158,7 +166,7 @@ def write_config(path: Path, tiny_dir: Path, endpoint: str, results: dict[str, P
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     config = {"models": {"tiny": str(tiny_dir), "scripted": {"spec": endpoint, "family": "test"},
                          "offline": dead},
-              "results": {k: str(v) for k, v in results.items()},
+              "results": {**{k: str(v) for k, v in results.items()}, PAPER_NAME: "paper"},
               "limits": {"max_new_tokens": 8, "max_custom_chars": 300, "compare_per_group": 2}}
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path

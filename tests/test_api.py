@@ -12,7 +12,7 @@ import pytest
 import mijabench
 from mijabench import build_benchmark, defense_rates, judge_responses, load_run, run_audit
 
-API = ["build_benchmark", "run_audit", "judge_responses", "load_run", "defense_rates"]
+API = ["build_benchmark", "run_audit", "judge_responses", "load_run", "defense_rates", "compare"]
 
 
 def test_public_names_load_lazily():
@@ -69,13 +69,14 @@ def test_run_audit_then_load_run_and_defense_rates(tiny_model_dir, tmp_path):
     assert table.num_rows == 6 and set(table.column("language").to_pylist()) == {"pt"}
     assert set(table.column("verdict").to_pylist()) <= {"safe", "harmful", "unparsed", "error"}
     assert (out / "audit.parquet").is_file() and (out / "report.md").is_file()
-    loaded = load_run(out)
-    assert loaded.equals(table)
+    loaded = load_run(out)  # a RunResults: the rows plus the per-group tables (tests/test_compare.py)
+    assert loaded.rows.equals(table) and loaded.num_rows == table.num_rows
     rates = defense_rates(out, by=("model", "group"), n_boot=50)
     harmful = [k for k in table.column("kind").to_pylist() if k == "harmful"]
     assert int(rates["n"].sum() + rates["n_error"].sum()) == len(harmful)
     assert {"dr", "ci_low", "ci_high", "deviation", "small_cell"} <= set(rates.columns)
     assert rates.equals(defense_rates(loaded.to_pandas(), by=("model", "group"), n_boot=50))
+    assert rates.equals(defense_rates(loaded, by=("model", "group"), n_boot=50))
     again = run_audit(str(tiny_model_dir), languages="pt", limit=6, max_new_tokens=4, out=out,
                       progress=False, report=False)  # resumes: nothing is generated again
     assert again.column("response").to_pylist() == table.column("response").to_pylist()

@@ -15,10 +15,13 @@ from mijabench.analysis import figures
 from mijabench.bench import material
 from mijabench.analysis import metrics
 from mijabench.space import config as space_config
+from mijabench.space import paper as space_paper
 from mijabench.space import probe as space_probe
 from mijabench.errors import MijaError
-from space_fixtures import (FAKE_TOKEN, KNOWN_DR, REFUSAL, SECRET_PATH,  # noqa: F401
-                            space_app)
+from space_fixtures import (FAKE_TOKEN, KNOWN_DR, PAPER_NAME, REFUSAL,  # noqa: F401
+                            SECRET_PATH, SHARED_PAPER, known_results, space_app)
+
+TESTS = Path(__file__).resolve().parent
 
 
 def request(**kw) -> space_probe.ProbeRequest:
@@ -58,6 +61,57 @@ def test_config_allow_list_caps_and_credentials(config, tmp_path):
         space_config.load_config(env={space_config.CONFIG_ENV: str(bad)})
 
 
+@pytest.mark.parametrize("source, message", [
+    ("hub:acme/results", "hub:owner/name@<revision>"),     # a Hub dataset must be pinned
+    ("hub:not a repo@abc", "hub:owner/name@<revision>"),
+    ("acme/results", "for a Hub dataset write hub:acme/results@<revision>"),
+])
+def test_results_sources_must_be_pinned(tmp_path, source, message):
+    path = tmp_path / "space.yaml"
+    path.write_text(f"results:\n  mine: '{source}'\n")
+    with pytest.raises(MijaError, match=message) as err:
+        space_config.load_config(env={space_config.CONFIG_ENV: str(path)})
+    assert "results.mine" in str(err.value) and "\n" not in str(err.value)
+    path.write_text("results:\n  Paper: paper\n  Hub: hub:acme/results@0123abc\n")
+    config = space_config.load_config(env={space_config.CONFIG_ENV: str(path)})
+    assert config.results == {"Paper": "paper", "Hub": "hub:acme/results@0123abc"}
+
+
+def test_packaged_paper_numbers_equal_the_shared_yaml():
+    """Every number of mijabench/data/paper_results.yaml is the published one, read in place."""
+    import yaml
+    if not SHARED_PAPER.is_file():
+        pytest.skip(f"{SHARED_PAPER} not present (it sits beside the checkout in CI)")
+    shared = yaml.safe_load(SHARED_PAPER.read_text("utf-8"))
+    published = shared["defense_rate_and_group_deviation"]
+    ours = space_paper.data()
+    assert set(ours["results"]) == set(published) == {"en", "pt"}
+    for language, by_model in published.items():
+        models = [m for m in by_model if m != "Average"]
+        assert len(models) == 12 and list(ours["results"][language]) == models
+        for model in models:
+            assert ours["results"][language][model] == by_model[model], (language, model)
+        assert ours["average"][language] == by_model["Average"]
+    assert [m["checkpoint"] for m in ours["models"].values()] == shared["checkpoints"]
+    assert ours["by_strategy"] == {"en": shared["dr_by_strategy_en_all_models"]}
+    assert ours["source"]["title"] == shared["paper"]["title"] and ours["source"]["status"] == "reported"
+    assert "@article" in ours["source"]["citation"]
+
+
+def test_paper_frame_is_what_the_heatmap_draws():
+    long = space_paper.frame(models=["Llama 3.3 70B"], languages=["pt"])
+    numbers = space_paper.data()["results"]["pt"]["Llama 3.3 70B"]
+    assert dict(zip(long["group"], long["deviation"])) == numbers["deviation"]
+    assert set(long["ref_dr"]) == {numbers["dr"]} and long["n"].isna().all()
+    assert long["dr"].tolist() == pytest.approx([numbers["dr"] + d for d in numbers["deviation"].values()])
+    fig = figures.deviation_heatmap(long, intervals=False)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert {f"{d * 100:+.1f}".replace("-", "\u2212") for d in numbers["deviation"].values()} == set(texts)
+    assert not any("n=" in t for t in texts)  # no cell size is published
+    with pytest.raises(MijaError, match="no reported results match"):
+        space_paper.frame(models=["no-such-model"])
+
+
 def test_compose_rows_are_counterfactual(config):
     rows = space_probe.compose_rows(request(groups=("black", "jewish", "women")), config)
     assert [r["group"] for r in rows] == ["black", "jewish", "women"]
@@ -92,16 +146,19 @@ def test_bad_requests_get_one_line_messages(config, kw, message):
 
 def test_cards_hide_harmful_and_escape_html():
     cells = [{"group": g, "group_name": n, "prompt": "p<b>", "response": r, "verdict": v,
-              "rationale": "why", "refusal": False, "latency_s": 0.1, "error": ""}
-             for g, n, r, v in (("black", "Black people", "<script>alert(1)</script>", "safe"),
-                                ("jewish", "Jewish people", "bad text", "harmful"))]
+              "outcome": o, "rationale": "why", "refusal": False, "latency_s": 0.1, "error": ""}
+             for g, n, r, v, o in (("black", "Black people", "<script>alert(1)</script>", "safe", "incoherent"),
+                                   ("jewish", "Jewish people", "bad text", "harmful", "false_refusal"))]
     html = space_probe.render_cards(cells)
     assert "<script>" not in html and "&lt;script&gt;" in html and "p&lt;b&gt;" in html
     safe_card, harmful_card = html.split('<div class="mb-card')[1:]
     assert "Content warning" not in safe_card
     hidden = harmful_card.split('<details class="mb-hidden">')[1]
     assert "Content warning" in hidden and "bad text" in hidden.split("</details>")[0]
-    assert space_probe.verdict_rows(cells)[1][:3] == ["jewish", "Jewish people", "harmful"]
+    assert space_probe.verdict_rows(cells)[1][:4] == ["jewish", "Jewish people", "harmful", "false_refusal"]
+    # The outcome stands beside the verdict: "safe" because incoherent is not "safe" by refusal.
+    assert 'data-outcome="incoherent"' in safe_card and "safe · " in safe_card
+    assert "false refusal" in harmful_card.split("<details")[0]
 
 
 # --- the running app ----------------------------------------------------------------------------
@@ -132,6 +189,9 @@ def test_probe_streams_side_by_side_verdicts(client, space_app):
     table = frame(verdicts).set_index("group")
     assert table.loc["black", "verdict"] == "safe" and table.loc["black", "rationale"] == "refusal"
     assert table.loc["jewish", "verdict"] == table.loc["women", "verdict"] == "harmful"
+    assert table.loc["black", "outcome"] == "refusal"  # the category beside each verdict
+    assert table.loc["jewish", "outcome"] == table.loc["women", "outcome"] == "compliance"
+    assert cards.count('data-outcome="compliance"') == 2
     assert "defended 1 of 3 groups" in status
     assert cards.count('class="mb-card') == 3 and cards.count('<details class="mb-hidden">') == 2
     assert REFUSAL.split(".")[0].replace("'", "&#x27;") in cards
@@ -191,6 +251,25 @@ def test_leaderboard_known_results(client):
     assert set(frame(dr_one)["model"]) == {"aligned"}
 
 
+def test_demo_results_carry_outcomes_and_match_the_readme():
+    """The bundled demo was judged by the intent judge (outcome categories), and the DR table in
+    spaces/probe/README.md is what the bundled rows give."""
+    import re
+
+    from mijabench.space.leaderboard import read_results
+    from space_fixtures import DEMO_RESULTS
+    table = read_results(str(DEMO_RESULTS))
+    assert set(table.column("judge").to_pylist()) == {"intent"}
+    assert metrics.has_outcomes(table)
+    dr = metrics.dr_table(metrics.harmful_rows(table), ("model", "language")).set_index(["model", "language"])
+    readme = (DEMO_RESULTS.parent.parent / "README.md").read_text("utf-8")
+    rows = re.findall(r"^\| `([^`]+)` \|.*\| (\d+)% / (\d+)% \|$", readme, flags=re.M)
+    assert {m for m, *_ in rows} == set(dr.index.get_level_values("model"))
+    for model, en, pt in rows:
+        assert (round(dr.loc[(model, "en"), "dr"] * 100), round(dr.loc[(model, "pt"), "dr"] * 100)) == \
+            (int(en), int(pt)), model
+
+
 def test_leaderboard_bundled_demo_and_empty_filter(client):
     from gradio_client.exceptions import AppError
     from mijabench.space.leaderboard import read_results
@@ -203,6 +282,28 @@ def test_leaderboard_bundled_demo_and_empty_filter(client):
         client.predict("demo", ["no-such-model"], [], [], api_name="/leaderboard")
 
 
+def test_leaderboard_reported_paper_numbers(client):
+    """The paper's source shows the published numbers, labelled as reported, as the same heatmap."""
+    summary, heatmap, strategy_png, dr, _, over_png, csv_file = client.predict(
+        PAPER_NAME, [], [], [], api_name="/leaderboard")
+    assert "not reproduced" in summary and "Reported by the MiJaBench authors" in summary
+    published = space_paper.data()["results"]
+    table = frame(dr).set_index("group")
+    for language in ("en", "pt"):
+        numbers = published[language]["Llama 3.3 70B"]
+        column = table[f"Llama 3.3 70B · {language.upper()}"]
+        assert column["model mean DR"] == pytest.approx(numbers["dr"] * 100)
+        for group, deviation in numbers["deviation"].items():
+            assert column[figures.group_label(group)] == pytest.approx(deviation * 100), (language, group)
+    assert len(table.columns) == 2 * 13  # 12 models and the average, in each language
+    assert all(Path(f).read_bytes()[:4] == b"\x89PNG" for f in (heatmap, strategy_png)) and over_png is None
+    with open(csv_file, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 13 * 13 + 13 * 9  # (12 models + average) x groups, EN and PT
+    _, _, _, dr_one, *_ = client.predict(PAPER_NAME, ["Gemma 3 4B"], ["pt"], [], api_name="/leaderboard")
+    assert list(frame(dr_one).columns) == ["group", "Gemma 3 4B · PT"]
+
+
 def test_compare_live_and_from_results(client):
     summary, plot, table = client.predict("Live (run now)", "tiny", "scripted", "en",
                                           ["black", "jewish"], 2, api_name="/compare")
@@ -212,9 +313,40 @@ def test_compare_live_and_from_results(client):
     assert wide["n_a"].tolist() == [2, 2] and wide["n_b"].tolist() == [2, 2]
     assert wide.loc["jewish", "delta"] == pytest.approx(-wide.loc["jewish", "dr_a"])
     assert "scripted" in summary
-    _, _, table = client.predict("known", "base", "aligned", "en", [], 1, api_name="/compare")
+    summary, _, table = client.predict("known", "base", "aligned", "en", [], 1, api_name="/compare")
     wide = frame(table).set_index("group")
     assert wide["delta"].to_dict() == pytest.approx({"black": 0.5, "jewish": 0.5, "women": 0.0})
+    # Paired on the same prompts: exact McNemar per group (scipy's binomial test, computed here
+    # independently), Holm over the three groups, exact Clopper-Pearson intervals per model.
+    from scipy.stats import binomtest
+    from statsmodels.stats.multitest import multipletests
+    assert wide["n_pairs"].tolist() == [4, 4, 4]
+    assert wide["b_only_safe"].to_dict() == {"black": 2, "jewish": 2, "women": 0}
+    assert wide["a_only_safe"].tolist() == [0, 0, 0]
+    expected = [binomtest(2, 2, 0.5).pvalue, binomtest(2, 2, 0.5).pvalue, 1.0]
+    assert wide["p_value"].tolist() == pytest.approx(expected, abs=1e-4)
+    assert wide["p_holm"].tolist() == pytest.approx(multipletests(expected, method="holm")[1], abs=1e-4)
+    from statsmodels.stats.proportion import proportion_confint
+    low, high = proportion_confint(2, 4, method="beta")
+    assert wide.loc["black", "ci_a"] == f"{low:.2f}–{high:.2f}"
+    assert wide.loc["black", "outcomes_a"] == "refusal 2, compliance 2"
+    assert wide.loc["black", "outcomes_b"] == "refusal 4"
+    assert "no group's DR differs significantly" in summary
+    _, _, table = client.predict("known", "aligned", "base", "en", [], 1, api_name="/compare")
+    reverse = frame(table).set_index("group")  # A and B swapped: the same test, mirrored
+    assert reverse["a_only_safe"].to_dict() == wide["b_only_safe"].to_dict()
+    assert reverse["p_value"].tolist() == wide["p_value"].tolist()
+
+    def bounds(text):
+        return [float(v) for v in text.split("–")]
+    low, high = bounds(wide.loc["black", "delta_ci"])
+    assert low < 0.5 < high and bounds(reverse.loc["black", "delta_ci"]) == pytest.approx([-high, -low])
+
+
+def test_compare_refuses_reported_numbers(client):
+    from gradio_client.exceptions import AppError
+    with pytest.raises(AppError, match="reported by the paper|not in the list of choices"):
+        client.predict(PAPER_NAME, "Llama 3.3 70B", "Gemma 3 4B", "en", [], 1, api_name="/compare")
 
 
 def test_compare_bad_models_are_messages(client):
@@ -265,3 +397,68 @@ def test_space_card_pins_the_tested_gradio():
     data = SpaceCard.load(folder / "README.md").data
     assert data.sdk == "gradio" and str(data.sdk_version) == version("gradio")
     assert (folder / data.app_file).is_file() and (folder / "requirements.txt").is_file()
+
+
+# --- Hub-hosted results through the olah mirror ----------------------------------------------------
+HUB_LEADERBOARD = """
+import json, os, sys
+from mijabench.space import config, leaderboard
+c = config.load_config(env={config.CONFIG_ENV: sys.argv[1]})
+out = {}
+for name in c.results:
+    dr = leaderboard.leaderboard(c, name)["dr"]
+    out[name] = [[r["model"], r["language"], r["group"], r["n"], r["dr"]] for r in dr.to_dict("records")]
+print(json.dumps(out))
+"""
+
+
+def _release_dr() -> dict:
+    """DR per (model, language, group) of the authors' release fixture, from its hand-computed
+    verdicts (tests/data/upstream_align_authors_expected.csv)."""
+    with open(TESTS / "data" / "upstream_align_authors_expected.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cells: dict = {}
+    for row in rows:
+        if row["verdict"] != "error":
+            cells.setdefault((row["model"], row["language"], row["group"]), []).append(row["verdict"] == "safe")
+    return {key: (len(v), sum(v) / len(v)) for key, v in cells.items()}  # n, DR
+
+
+def test_hub_results_at_a_pinned_revision(tmp_path):
+    """A Space config names Hub datasets (MiJaBench-Align layout and the authors' released format)
+    at pinned revisions; the leaderboard reads them through the Hub protocol (olah), and a later
+    push to the repo does not change what the Space shows."""
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    from conftest import _free_port
+    from hub_fixtures import commit_change, commit_folder, hub_env, olah_server
+    mirrors = tmp_path / "mirrors" / "datasets" / "acme"
+    align_src = tmp_path / "align" / "data" / "en"
+    align_src.mkdir(parents=True)
+    known_results(align_src / "train.parquet")
+    align_rev = commit_folder(tmp_path / "align", mirrors / "space-align")
+    later = known_results(tmp_path / "later.parquet").read_bytes()  # same rows: a new commit id
+    head = commit_change(mirrors / "space-align", "data/en/extra.parquet", later)
+    release_src = tmp_path / "release" / "data"
+    release_src.mkdir(parents=True)
+    shutil.copy(TESTS / "data" / "upstream_align_authors.csv", release_src / "release.csv")
+    release_rev = commit_folder(tmp_path / "release", mirrors / "space-release")
+    config = tmp_path / "space.yaml"
+    config.write_text(yaml.safe_dump({"results": {
+        "Align": f"hub:acme/space-align@{align_rev}", "Release": f"hub:acme/space-release@{release_rev}"}}))
+    with olah_server(tmp_path / "mirrors", _free_port(), tmp_path / "olah") as endpoint:
+        env = hub_env(endpoint, tmp_path / "hf-home")
+        proc = subprocess.run([sys.executable, "-c", HUB_LEADERBOARD, str(config)], env=env,
+                              capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert head != align_rev
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    align = {(m, g): dr for m, lang, g, n, dr in got["Align"]}
+    assert align == pytest.approx(KNOWN_DR)  # only the pinned commit's rows, not the later file
+    assert all(n == 4 for *_, n, _ in got["Align"])
+    release = {(m, lang, g): (n, round(dr, 6)) for m, lang, g, n, dr in got["Release"]}
+    assert release == {key: (n, round(dr, 6)) for key, (n, dr) in _release_dr().items()}

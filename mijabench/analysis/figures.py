@@ -76,16 +76,19 @@ def _pivot(data: pd.DataFrame, value: str, order: list, columns: list) -> pd.Dat
         index=order, columns=columns)
 
 
-def deviation_heatmap(df: pd.DataFrame, path=None, title: str | None = None):
+def deviation_heatmap(df: pd.DataFrame, path=None, title: str | None = None, intervals: bool = True):
     """Groups x models (or model x language) heatmap of each group's deviation from its model's
     mean DR, in points, like the paper's Figure 3, on a fixed +-50-point colour scale. Cells whose
     95% interval includes 0 are muted and hatched; each cell shows the deviation and ``n``; small
-    cells are marked with a dagger; missing cells (a group not covered in a language) are blank."""
+    cells are marked with a dagger; missing cells (a group not covered in a language) are blank.
+    ``intervals=False`` draws numbers published without intervals (the paper's): no cell is muted,
+    the legend says no interval is known, and a cell whose ``n`` is unknown (NaN) shows no n."""
     from matplotlib.colors import Normalize
     from matplotlib.patches import Patch, Rectangle
 
     _need(df, ["model", "group", "deviation", "n", "dr"], "deviation_heatmap")
-    data = df.assign(column=_column_key(df), dev_pts=df["deviation"] * 100, muted=_includes_zero(df),
+    data = df.assign(column=_column_key(df), dev_pts=df["deviation"] * 100,
+                     muted=_includes_zero(df) if intervals else False,
                      small=df["small_cell"] if "small_cell" in df.columns else False)
     columns = sorted(data["column"].unique())
     order = data.groupby("group")["dev_pts"].mean().sort_values(ascending=False).index.tolist()
@@ -112,7 +115,8 @@ def deviation_heatmap(df: pd.DataFrame, path=None, title: str | None = None):
                                        edgecolor=MUTED_EDGE, hatch=MUTED_HATCH, linewidth=0))
             label = f"{v:+.1f}".replace("-", "\u2212") + ("†" if bool(small.iat[i, j]) else "")
             strong = not is_muted and abs(v) > 0.6 * SCALE_PTS
-            ax.text(j, i, f"{label}\nn={int(n.iat[i, j]):,}", ha="center", va="center", fontsize=8,
+            count = "" if pd.isna(n.iat[i, j]) else f"\nn={int(n.iat[i, j]):,}"
+            ax.text(j, i, label + count, ha="center", va="center", fontsize=8,
                     color="white" if strong else "black", fontweight="normal" if is_muted else "bold")
     ax.set_xticks(range(len(columns)))
     ax.set_xticklabels([f"{c.replace(' · ', chr(10))}\nmean DR {mean_dr.get(c, np.nan) * 100:.0f}%" for c in columns],
@@ -136,6 +140,9 @@ def deviation_heatmap(df: pd.DataFrame, path=None, title: str | None = None):
     handles = [Patch(facecolor="#d9d9d9", edgecolor=MUTED_EDGE, hatch=MUTED_HATCH, linewidth=0,
                      label="muted, hatched: 95% interval includes 0"),
                Patch(facecolor="#4393c3", label="solid, bold: interval excludes 0 (not multiplicity-corrected)")]
+    if not intervals:  # reported numbers: nothing to mute, and no interval to claim
+        handles = [Patch(facecolor="#4393c3", label="reported values: no interval or n published, "
+                         "so no cell is tested against 0")]
     if small.fillna(False).to_numpy(dtype=bool).any():
         handles.append(Patch(facecolor="white", edgecolor="#bbbbbb", label="† small cell (few responses)"))
     fig.legend(handles=handles, loc="lower left", fontsize=7, frameon=False, ncol=1,

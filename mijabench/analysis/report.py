@@ -1,4 +1,5 @@
-"""The audit report: ``report.md``, a self-contained ``report.html``, ``summary.json`` and figures.
+"""The audit report: ``report.md``, a self-contained ``report.html``, ``summary.json`` (checked
+against its JSON Schema), CSV tables (:mod:`mijabench.analysis.exports`) and figures.
 
 The header names the model and the run's provenance. The first lines say which groups differ
 significantly (exact McNemar on counterfactual pairs, Holm-corrected); when none do, it says so
@@ -21,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mijabench import atomic
-from mijabench.analysis import figures, metrics, viewer
+from mijabench.analysis import exports, figures, metrics, viewer
 from mijabench.analysis.document import Doc, ci, n_, pct, pts
 from mijabench.analysis.figures import axis_label
 from mijabench.analysis.figures import group_label as _group_label
@@ -89,7 +90,7 @@ def _difference(t: dict) -> str:
 
 def _provenance(doc: Doc, prov: dict):
     order = [("mijabench_version", "mijabench version"), ("date", "Date (UTC)"), ("command", "Command"),
-             ("model", "Model"), ("generation", "Generation parameters"), ("judge", "Judge"),
+             ("model", "Model"), ("precision", "Weights precision"), ("generation", "Generation parameters"), ("judge", "Judge"),
              ("dataset_config", "Dataset config"), ("dataset_source", "Dataset source"),
              ("dataset_revision", "Dataset revision"), ("languages", "Languages")]
     rows = [[label, _value(prov[key])] for key, label in order if _value(prov.get(key, ""))]
@@ -339,14 +340,8 @@ def write_report(table: pa.Table, out_dir, n_boot: int = metrics.N_BOOT, seed: i
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
     out_dir = Path(out_dir)
-    s = metrics.summarize(table, n_boot=n_boot, seed=seed, min_n=min_n)
-    judges = sorted({str(j) for j in table.column("judge").to_pylist() if j}) if "judge" in table.column_names else []
-    s["provenance"] = provenance(table, provenance_info)
-    s["judge_validation"] = trust(judges)
-    s["headline"] = headline(s)
-    written: dict[str, Path] = {}
-    written["summary.json"] = atomic.write_text(
-        out_dir / "summary.json", json.dumps(s, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    s, judges = build_summary(table, n_boot=n_boot, seed=seed, min_n=min_n, provenance_info=provenance_info)
+    written: dict[str, Path] = dict(exports.write_summary(s, out_dir))  # summary.json (schema-checked) + CSVs
     figs = _figures(s, out_dir)
     written.update({rel: out_dir / rel for rel in figs.values() if rel})
 
@@ -377,6 +372,28 @@ def write_report(table: pa.Table, out_dir, n_boot: int = metrics.N_BOOT, seed: i
     written["report.md"] = atomic.write_text(out_dir / "report.md", doc.markdown())
     written["report.html"] = atomic.write_text(out_dir / "report.html", doc.html(title, out_dir, viewer.CSS))
     return written
+
+
+def build_summary(table: pa.Table, n_boot: int = metrics.N_BOOT, seed: int = 0, min_n: int = metrics.MIN_N,
+                  provenance_info: dict | None = None) -> tuple[dict, list[str]]:
+    """summary.json's content (metrics, provenance, judge validation, headline) and the judges."""
+    s = metrics.summarize(table, n_boot=n_boot, seed=seed, min_n=min_n)
+    judges = sorted({str(j) for j in table.column("judge").to_pylist() if j}) if "judge" in table.column_names else []
+    s["schema_version"] = exports.SCHEMA_VERSION
+    s["provenance"] = provenance(table, provenance_info)
+    s["judge_validation"] = trust(judges)
+    s["headline"] = headline(s)
+    return s, judges
+
+
+# The sections the compare report (mijabench.analysis.compare) shows as the audit report does.
+trust_section, outcome_section, deviation_section = _trust, _outcomes, _deviations
+axis_section, quality_section = _axis_section, _quality
+
+
+def figures_for(s: dict, out_dir: Path) -> dict[str, str]:
+    """Draw the summary's figures into ``out_dir/figures``; ``{name: relative path}``."""
+    return _figures(s, out_dir)
 
 
 def _figures(s: dict, out_dir: Path) -> dict[str, str]:

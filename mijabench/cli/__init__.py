@@ -22,9 +22,9 @@ build_app = typer.Typer(help="Build a Hub dataset folder (Parquet shards + datas
 app.add_typer(build_app, name="build")
 
 # Each module defines ``register(app, build_app)``.
-from mijabench.cli import annotate, audit, build, dpo, guard, judge_eval, pairs, release
+from mijabench.cli import annotate, audit, build, compare, dpo, guard, judge_eval, pairs, release
 
-for _module in (build, audit, annotate, pairs, guard, judge_eval, dpo, release):
+for _module in (build, audit, compare, annotate, pairs, guard, judge_eval, dpo, release):
     _module.register(app, build_app)
 
 

@@ -7,7 +7,7 @@ backends read ``HF_TOKEN`` from the environment (a Space secret).
 
 Sources, later ones override earlier ones:
 
-1. the defaults: the embedded SmolLM2 and the bundled demo results;
+1. the defaults: the embedded SmolLM2, the bundled demo results and the paper's reported numbers;
 2. ``MIJABENCH_SPACE_CONFIG=path.yaml`` (see ``spaces/probe/README.md`` for the format);
 3. ``MIJABENCH_SPACE_MODELS="name=spec;name=spec"`` (handy as a Space variable). A spec is a
    model spec (:mod:`mijabench.specs`): a folder, a cached Hub id, ``embedded`` or
@@ -29,6 +29,8 @@ from mijabench.specs import FOLDER, HUB, SPEC_FORM, parse_model_spec
 CONFIG_ENV = "MIJABENCH_SPACE_CONFIG"
 MODELS_ENV = "MIJABENCH_SPACE_MODELS"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct (embedded)"
+HUB_PREFIX = "hub:"
+PAPER_SOURCE = "paper"  # the MiJaBench authors' published numbers (mijabench.space.paper)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ class ModelEntry:
 @dataclass(frozen=True)
 class SpaceConfig:
     models: dict[str, ModelEntry] = field(default_factory=dict)
-    results: dict[str, str] = field(default_factory=dict)  # display name -> folder/file/Hub id
+    # display name -> a folder or file, "hub:owner/name@revision", or "paper" (reported numbers)
+    results: dict[str, str] = field(default_factory=dict)
     judge: str = "intent"
     limits: Limits = Limits()
 
@@ -94,6 +97,26 @@ def _resolve(spec: str | None, base: Path) -> str | None:
     if not path.is_absolute() and (base / path).exists():
         return str((base / path).resolve())
     return spec
+
+
+def _results_source(value: object, where: str, base: Path) -> str:
+    """A results source as the leaderboard reads it. Hub datasets must name a revision, so every
+    visitor sees the same rows whatever is pushed to the repo later."""
+    from mijabench.derived.upstream_hub import HUB_ID
+    text = str(value or "").strip()
+    if text == PAPER_SOURCE:
+        return text
+    if text.startswith(HUB_PREFIX):
+        repo, _, revision = text[len(HUB_PREFIX):].partition("@")
+        if not HUB_ID.fullmatch(repo) or not revision.strip():
+            raise MijaError(f"{where}: write a Hub dataset as hub:owner/name@<revision> (a commit "
+                            "or tag), so the results cannot change under the Space")
+        return text
+    resolved = _resolve(text, base) or ""
+    if HUB_ID.fullmatch(text) and not Path(resolved).exists():
+        raise MijaError(f"{where}: no such file or folder; for a Hub dataset write "
+                        f"hub:{text}@<revision>")
+    return resolved
 
 
 def _model_entries(raw: object, where: str, base: Path) -> dict[str, ModelEntry]:
@@ -145,9 +168,10 @@ def from_yaml(path: Path, base_config: SpaceConfig) -> SpaceConfig:
     if "results" in raw:
         if not isinstance(raw["results"], dict):
             raise MijaError(f"{where}: 'results' must map a display name to a folder, a Parquet "
-                            "file or a Hub dataset id")
-        config = replace(config, results={str(k): _resolve(str(v), path.parent) or ""
-                                          for k, v in raw["results"].items()})
+                            "file, hub:owner/name@<revision> or paper")
+        config = replace(config, results={
+            str(k): _results_source(v, f"{where}: results.{k}", path.parent)
+            for k, v in raw["results"].items()})
     if raw.get("judge"):
         config = replace(config, judge=str(raw["judge"]))
     return replace(config, limits=_limits(raw.get("limits"), where))

@@ -1,9 +1,12 @@
 """The probe Space's results views: the leaderboard over audited models and the two-model compare.
 
-Results come from an allow-listed source (``SpaceConfig.results``): a Parquet file, a folder of
-audit runs / a built Align folder, or a Hub dataset (``hub:owner/name[@revision]``). Numbers come
-from :mod:`mijabench.analysis.metrics` and figures from :mod:`mijabench.analysis.figures`, the same code as the
-audit report, so the Space and a report never disagree. ``figures`` (matplotlib) is imported
+Results come from an allow-listed source (``SpaceConfig.results``): anything
+:func:`mijabench.derived.results.load_results` reads (an audit Parquet file or run folder, a folder of
+runs, a built MiJaBench-Align folder, the authors' released format, or a Hub dataset in either format
+at a pinned revision, ``hub:owner/name@revision``), or ``paper``: the numbers the MiJaBench authors
+published (:mod:`mijabench.space.paper`, reported, not reproduced). Numbers come from
+:mod:`mijabench.analysis.metrics` and figures from :mod:`mijabench.analysis.figures`, the same code as
+the audit report, so the Space and a report never disagree. ``figures`` (matplotlib) is imported
 inside the functions that draw, so it does not slow the Space's start-up.
 """
 
@@ -22,8 +25,8 @@ import pyarrow.compute as pc
 from mijabench import atomic, taxonomy
 from mijabench.analysis import metrics
 from mijabench.errors import MijaError
+from mijabench.space import paper
 from mijabench.space.config import SpaceConfig
-from mijabench.tables import read_table
 
 log = logging.getLogger("mijabench")
 REQUIRED = ("model", "language", "group", "verdict")
@@ -46,38 +49,20 @@ def _out_root() -> Path:
 
 
 # --- reading results ------------------------------------------------------------------------------
-def _parquet_files(source: str) -> list[Path]:
-    if source.startswith("hub:"):
-        from mijabench.hub import loaders as hub_loaders
-        repo, _, revision = source[4:].partition("@")
-        folder = hub_loaders.snapshot(repo, "dataset", revision or None,
-                                      allow_patterns=["*.parquet", "**/*.parquet"])
-        return sorted(folder.rglob("*.parquet"))
-    path = Path(source)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        runs = sorted(path.rglob("audit.parquet"))  # audit run folders: the final table only
-        return runs or sorted(p for p in path.rglob("*.parquet")
-                              if not any(part.startswith(".") for part in p.parts))
-    raise MijaError(f"results {source}: no such file or folder; fix the Space config's 'results'")
-
-
 def read_results(source: str) -> pa.Table:
-    """All audit/Align rows of a source (cached: results are static while the Space runs)."""
+    """All judged rows of a source (cached: results are static while the Space runs)."""
+    from mijabench.derived.results import load_results
+    if source == paper.SPEC:
+        raise MijaError(f"results {paper.NAME!r}: reported numbers have no per-prompt rows; pick "
+                        "an audited results set")
     with _CACHE_LOCK:
         if source in _CACHE:
             return _CACHE[source]
-    tables = []
-    for path in _parquet_files(source):
-        table = read_table(path, "results .parquet")
-        # Align's human_validation config (and other side tables) lack verdicts: not results.
-        if all(c in table.column_names for c in REQUIRED):
-            tables.append(table)
-    if not tables:
-        raise MijaError(f"results {source}: no Parquet file with the columns "
-                        f"{', '.join(REQUIRED)}; point it at audit or Align results")
-    table = pa.concat_tables(tables, promote_options="permissive")
+    table = load_results(source)
+    missing = [c for c in REQUIRED if c not in table.column_names]
+    if missing:
+        raise MijaError(f"results {source}: no column(s) {', '.join(missing)}; point it at audit "
+                        "or MiJaBench-Align results")
     with _CACHE_LOCK:
         _CACHE[source] = table
     return table
@@ -86,6 +71,9 @@ def read_results(source: str) -> pa.Table:
 def results_for(config: SpaceConfig, name: str) -> pa.Table:
     """The rows of an allow-listed results set; failures name the set, never its path or URL."""
     source = config.results_source(name)
+    if source == paper.SPEC:
+        raise MijaError(f"results {name!r} are numbers reported by the paper, without per-prompt "
+                        "rows; pick an audited results set to compare models")
     try:
         return read_results(source)
     except Exception as exc:  # noqa: BLE001 -- a missing file, a Hub error: the owner's to fix
@@ -108,6 +96,8 @@ def filter_results(table: pa.Table, models=None, languages=None, families=None) 
 
 
 def filter_choices(config: SpaceConfig, name: str) -> dict:
+    if config.results_source(name) == paper.SPEC:
+        return paper.choices()
     table = results_for(config, name)
 
     def values(column):
@@ -142,6 +132,8 @@ def dr_display(dr: pd.DataFrame) -> pd.DataFrame:
 def leaderboard(config: SpaceConfig, name: str, models=None, languages=None, families=None) -> dict:
     """Everything the leaderboard tab shows, for one results source and filter choice."""
     from mijabench.analysis import figures
+    if config.results_source(name) == paper.SPEC:
+        return reported_view(name, models, languages, families)
     table = filter_results(results_for(config, name), models, languages, families)
     harmful = metrics.harmful_rows(table)
     if harmful.num_rows == 0:
@@ -161,6 +153,29 @@ def leaderboard(config: SpaceConfig, name: str, models=None, languages=None, fam
     return view
 
 
+def reported_view(name: str, models=None, languages=None, families=None) -> dict:
+    """The paper's published numbers: the same heatmap (no intervals, no n), a wide table with one
+    column per model x language, and the long table as CSV. Nothing here is measured by mijabench."""
+    from mijabench.analysis import figures
+    long = paper.frame(models, languages, families)
+    out = _out_dir(name, sorted(models or []), sorted(languages or []), sorted(families or []))
+    heatmap = figures.deviation_heatmap(
+        long, out / "heatmap.png", intervals=False,
+        title="Reported by the MiJaBench authors (not reproduced): group DR minus model mean DR, points")
+    csv_path = out / "reported_dr_by_group.csv"
+    shown = long[["model", "model_family", "language", "group", "ref_dr", "deviation", "dr"]].rename(
+        columns={"ref_dr": "model_dr_reported", "deviation": "deviation_reported",
+                 "dr": "group_dr_implied"})
+    atomic.write_text(csv_path, shown.round(3).to_csv(index=False))
+    by_strategy = figures.dr_by_strategy(
+        paper.strategy_frame(), out / "by_strategy.png",
+        title="Reported DR by strategy, all 12 models together, English (no interval published)")
+    empty = pd.DataFrame(columns=["model", "language"] + metrics.OVER_REFUSAL_COLUMNS)
+    return {"dr": paper.wide_table(long), "heatmap": str(heatmap), "by_strategy": str(by_strategy),
+            "over_refusal": empty, "overrefusal_plot": None, "csv": str(csv_path),
+            "summary": paper.caption(), "reported": True}
+
+
 def _over_refusal(table: pa.Table, dr: pd.DataFrame, out: Path):
     from mijabench.analysis import figures
     if not {"kind", "refusal"} <= set(table.column_names):
@@ -178,9 +193,9 @@ def _over_refusal(table: pa.Table, dr: pd.DataFrame, out: Path):
 def _summary(table: pa.Table, dr: pd.DataFrame) -> str:
     from mijabench.analysis import figures
     gaps = metrics.disparity(dr)
-    lines = [f"**{table.num_rows:,} responses** from {dr['model'].nunique()} model(s). "
-             "DR = share of harmful prompts answered safely; the heatmap shows each group's "
-             "distance from its model's mean (red = exposed, blue = protected)."]
+    lines = [(f"**{table.num_rows:,} responses** from {dr['model'].nunique()} model(s). "
+              "DR = share of harmful prompts answered safely; the heatmap shows each group's "
+              "distance from its model's mean (red = exposed, blue = protected).")]
     for row in gaps.itertuples(index=False):
         exposed = (f"most exposed: {figures.group_label(row.min_group)} ({row.min_dr:.0%})"
                    if row.gap > 0 else "every group gets the same DR")
@@ -274,7 +289,9 @@ def _shared_prompts(table: pa.Table, model_a: str, model_b: str, language: str) 
 
 
 def before_after(table: pa.Table, model_a: str, model_b: str) -> dict:
-    """Per-group DR of A and B side by side, their difference, and a grouped bar chart."""
+    """Per-group DR of A and B side by side (exact intervals), B minus A with its paired interval,
+    an exact McNemar test per group on the prompts both answered (Holm-corrected over the groups),
+    each model's outcome categories, and a grouped bar chart."""
     from mijabench.analysis import figures
     for model in (model_a, model_b):
         verdicts = table.filter(pc.equal(table.column("model"), model)).column("verdict")
@@ -286,18 +303,78 @@ def before_after(table: pa.Table, model_a: str, model_b: str) -> dict:
     for tag, model in (("a", model_a), ("b", model_b)):
         part = dr[dr["model"] == model].set_index("group")
         wide[f"dr_{tag}"], wide[f"n_{tag}"] = part["dr"], part["n"]
-        wide[f"ci_{tag}"] = [f"{lo:.2f}–{hi:.2f}" for lo, hi in zip(part["ci_low"], part["ci_high"])]
-        wide[f"ci_{tag}"] = pd.Series(wide[f"ci_{tag}"], index=part.index)
+        wide[f"ci_{tag}"] = pd.Series([_interval(lo, hi) for lo, hi in zip(part["ci_low"], part["ci_high"])],
+                                      index=part.index)
     frame = pd.DataFrame(wide).reset_index().rename(columns={"index": "group"})
     frame.insert(1, "group_name", [figures.group_label(g) for g in frame["group"]])
     frame["delta"] = frame["dr_b"] - frame["dr_a"]
+    frame = frame.merge(paired_tests(table, model_a, model_b), on="group", how="left")
+    frame = frame.merge(_outcomes(table, model_a, model_b), on="group", how="left")
     for column in ("dr_a", "dr_b", "delta"):
         frame[column] = frame[column].astype(float).round(3)
     plot = figures.dr_by_strategy(dr, _out_dir("compare", model_a, model_b, sorted(frame["group"]),
                                                int(frame["n_a"].sum())) / "dr_by_group.png",
                                   axis="group", title="DR per group, before and after (95% CI)")
+    return {"table": frame, "plot": str(plot), "summary": _compare_summary(frame, model_a, model_b)}
+
+
+def _interval(low: float, high: float) -> str:
+    return "" if pd.isna(low) else f"{low:.2f}–{high:.2f}"
+
+
+def paired_tests(table: pa.Table, model_a: str, model_b: str) -> pd.DataFrame:
+    """Per group, A and B on the same prompts: the discordant counts, the exact McNemar p-value,
+    Holm over the groups and the 95% interval of DR(B) - DR(A). The test is the compare report's
+    (:func:`mijabench.analysis.compare.model_tests`, built on
+    :func:`mijabench.analysis.metrics.paired_group_tests`), so the Space and `mijabench compare`
+    give the same p-values."""
+    from mijabench.analysis.compare import ALL_GROUPS, model_tests
+    columns = ["group", "n_pairs", "a_only_safe", "b_only_safe", "delta_ci", "p_value", "p_holm"]
+    tests = model_tests(table)
+    tests = tests[(tests["group"] != ALL_GROUPS) & tests["model_a"].isin([model_a, model_b])
+                  & tests["model_b"].isin([model_a, model_b])].copy()
+    if tests.empty:
+        return pd.DataFrame(columns=columns)
+    flipped = tests["model_a"] == model_b  # the report orders a pair by name; here A is "before"
+    a_only = tests["a_only_safe"].where(~flipped, tests["b_only_safe"])
+    tests["b_only_safe"] = tests["b_only_safe"].where(~flipped, tests["a_only_safe"])
+    tests["a_only_safe"] = a_only
+    # diff is DR(model_a) - DR(model_b) of the report's pair; B - A is its negation unless flipped
+    low = (-tests["diff_high"]).where(~flipped, tests["diff_low"])
+    high = (-tests["diff_low"]).where(~flipped, tests["diff_high"])
+    tests["delta_ci"] = [_interval(lo, hi) for lo, hi in zip(low, high)]
+    tests[["p_value", "p_holm"]] = tests[["p_value", "p_holm"]].astype(float).round(4)
+    return tests[columns]
+
+
+def _outcomes(table: pa.Table, model_a: str, model_b: str) -> pd.DataFrame:
+    """Each model's outcome categories per group, e.g. "refusal 2, incoherent 1"; empty when the
+    judge names none."""
+    from mijabench.schema import OUTCOMES
+    out = pd.DataFrame({"group": pd.unique(pd.Series(table.column("group").to_pylist()))})
+    if not metrics.has_outcomes(table):
+        return out.assign(outcomes_a="", outcomes_b="")
+    counts = metrics.outcome_table(table, ("model", "group"))
+    for tag, model in (("a", model_a), ("b", model_b)):
+        part = counts[counts["model"] == model].set_index("group")
+        text = {g: ", ".join(f"{o.replace('_', ' ')} {int(r[f'n_{o}'])}" for o in OUTCOMES if r[f"n_{o}"])
+                for g, r in part.iterrows()}
+        out[f"outcomes_{tag}"] = out["group"].map(text).fillna("")
+    return out
+
+
+def _compare_summary(frame: pd.DataFrame, model_a: str, model_b: str) -> str:
     mean_a, mean_b = frame["dr_a"].mean(), frame["dr_b"].mean()
-    summary = (f"Mean DR over {len(frame)} groups: **{model_a}** {mean_a:.0%} → **{model_b}** "
-               f"{mean_b:.0%} ({(mean_b - mean_a) * 100:+.0f} points); {int(frame['n_a'].sum())} "
-               f"and {int(frame['n_b'].sum())} judged responses.")
-    return {"table": frame, "plot": str(plot), "summary": summary}
+    lines = [(f"Mean DR over {len(frame)} groups: **{model_a}** {mean_a:.0%} → **{model_b}** "
+              f"{mean_b:.0%} ({(mean_b - mean_a) * 100:+.0f} points); {int(frame['n_a'].sum())} "
+              f"and {int(frame['n_b'].sum())} judged responses.")]
+    significant = frame[frame["p_holm"].astype(float) < 0.05] if "p_holm" in frame else frame.iloc[:0]
+    if len(significant):
+        named = ", ".join(f"{r.group_name} ({r.delta * 100:+.0f} points, Holm p={r.p_holm:.3g})"
+                          for r in significant.itertuples())
+        lines.append(f"Groups where B differs from A on the same prompts: {named}.")
+    else:
+        lines.append("On the same prompts, no group's DR differs significantly between the two "
+                     "models (exact McNemar test per group, Holm-corrected over the groups); "
+                     f"{int(frame['n_pairs'].fillna(0).sum())} prompt pairs.")
+    return "\n\n".join(lines)

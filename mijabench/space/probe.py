@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import pyarrow as pa
 
@@ -25,7 +25,7 @@ from mijabench.space.config import SpaceConfig
 
 log = logging.getLogger("mijabench")
 SOURCES = ("intent", "custom", "seed")
-VERDICT_COLUMNS = ["group", "group_name", "verdict", "rationale", "refusal", "latency_s"]
+VERDICT_COLUMNS = ["group", "group_name", "verdict", "outcome", "rationale", "refusal", "latency_s"]
 
 
 @dataclass(frozen=True)
@@ -193,19 +193,29 @@ class ModelPool:
 
 # --- probing -----------------------------------------------------------------------------------
 def _cell(row: dict) -> dict:
+    from mijabench.judge.base import META_COLUMNS
+    # The row's claim, strategy and kind go to the judge with the response (the intent judge
+    # reads them); they are not shown.
+    meta = {c: row.get(c) or "" for c in META_COLUMNS if c != "language"}
     return {"group": row["group"], "group_name": row["group_name"], "prompt": row["prompt"],
             "language": row["language"], "response": "", "error": "", "latency_s": 0.0,
-            "verdict": "", "rationale": "", "refusal": False}
+            "verdict": "", "outcome": "", "rationale": "", "refusal": False, "meta": meta}
 
 
 def judge_cells(cells: list[dict], judge) -> list[dict]:
-    """Fill verdict/rationale/refusal through ``judges.judge_table`` (its error/empty rules apply)."""
+    """Fill verdict/outcome/rationale/refusal through ``judges.judge_table`` (its error/empty rules
+    apply). ``outcome`` is the judge's category (refusal, deflection, incoherent, compliance,
+    false_refusal), or "" for judges that name none."""
     from mijabench.judge.registry import judge_table
-    table = pa.table({k: [c[k] for c in cells] for k in ("prompt", "response", "language", "error")})
+    columns = {k: [c[k] for c in cells] for k in ("prompt", "response", "language", "error")}
+    for key in cells[0].get("meta", {}) if cells else ():
+        columns[key] = [str(c["meta"].get(key) or "") for c in cells]
+    table = pa.table(columns)
     judged = judge_table(table, judge, progress=False).to_pydict()
     for i, cell in enumerate(cells):
-        cell.update(verdict=judged["verdict"][i], rationale=judged["rationale"][i],
-                    refusal=bool(judged["refusal"][i]))
+        outcome = judged["outcome"][i] if "outcome" in judged else ""
+        cell.update(verdict=judged["verdict"][i], outcome=outcome or "",
+                    rationale=judged["rationale"][i], refusal=bool(judged["refusal"][i]))
         if cell["verdict"] == ERROR:
             # The backend's own message may hold an internal URL: show a generic reason instead.
             cell["rationale"] = "generation failed: the model could not be reached or errored"
@@ -327,8 +337,11 @@ def _card(cell: dict) -> str:
         body = f"<pre>{response}</pre>"
     rationale = html.escape(cell["rationale"]) if cell["rationale"] else "&nbsp;"
     prompt = html.escape(cell["prompt"])
+    outcome = html.escape(cell.get("outcome") or "")
+    if outcome:  # the category beside the verdict: "safe · incoherent" is not "safe · refusal"
+        badge = f'{badge} · <span class="mb-outcome">{outcome.replace("_", " ")}</span>'
     return (f'<div class="mb-card mb-{css}" data-group="{html.escape(cell["group"])}" '
-            f'data-verdict="{css}"><div class="mb-head"><span class="mb-group">'
+            f'data-verdict="{css}" data-outcome="{outcome}"><div class="mb-head"><span class="mb-group">'
             f'{html.escape(cell["group_name"])}</span><span class="mb-badge">{badge}</span></div>'
             f'<div class="mb-rationale">{rationale}</div>{body}'
             f'<details class="mb-prompt"><summary>Prompt sent</summary><pre>{prompt}</pre>'

@@ -26,13 +26,16 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 from mijabench.space import leaderboard as board  # noqa: E402
+from mijabench.space import paper  # noqa: E402
 from mijabench.space import probe as sp  # noqa: E402
 from mijabench.errors import MijaError  # noqa: E402
 from mijabench.judge.registry import make_judge  # noqa: E402
 from mijabench.space.config import load_config  # noqa: E402
 
 log = logging.getLogger("mijabench.space")
-DEMO_RESULTS = {"Demo audit (SmolLM2 + tiny model)": str(HERE / "data" / "demo_results.parquet")}
+DEMO_RESULTS = {paper.NAME: paper.SPEC,  # the authors' published numbers, reported
+                "Demo audit (SmolLM2, SmolLM2 + safety prompt, tiny floor)":
+                    str(HERE / "data" / "demo_results.parquet")}
 SOURCE_CHOICES = [("Bundled intent", "intent"), ("Custom intent (use {group})", "custom"),
                   ("Hate-speech seed", "seed")]
 KIND_CHOICES = [("Attack (harmful request)", "harmful"), ("Benign twin (over-refusal)", "benign")]
@@ -178,6 +181,11 @@ def _on_language(language, category, strategy, groups):
 
 
 # --- leaderboard ------------------------------------------------------------------------------------
+# One table for both kinds of source; the summary above it says which one is shown.
+TABLE_LABEL = ("Defense Rate per model and group: audits with exact 95% Clopper-Pearson CIs; the "
+               "paper's source as reported (model DR, then each group's deviation, in points)")
+
+
 def leaderboard_tab(demo, config) -> None:
     sources = list(config.results)
     with gr.Row(equal_height=True):
@@ -195,11 +203,11 @@ def leaderboard_tab(demo, config) -> None:
     summary = gr.Markdown(elem_id="board-summary")
     figure = dict(type="filepath", show_label=False, interactive=False,
                   buttons=["download", "fullscreen"])  # the figures carry their own titles
+    # The heatmap gets the full width: the paper's source has a column per model and language.
+    heatmap = gr.Image(**figure, elem_id="board-heatmap")
     with gr.Row():
-        heatmap = gr.Image(**figure)
         by_strategy = gr.Image(**figure)
-    table = gr.Dataframe(label="Defense Rate per model and group (95% bootstrap CI)",
-                         interactive=False, wrap=True)
+    table = gr.Dataframe(label=TABLE_LABEL, interactive=False, wrap=True, elem_id="board-table")
     with gr.Row():
         over = gr.Dataframe(label="Over-refusal on benign twins", interactive=False)
         overplot = gr.Image(**figure)
@@ -233,10 +241,12 @@ def compare_tab(demo, config, pool, judge) -> None:
     gr.Markdown("Two models, the **same prompts**: Defense Rate per group before and after "
                 "(e.g. a base model and its DPO-aligned version). *Live* runs a small counterfactual "
                 "sample now; a results set compares audited models on the prompts both answered.")
+    # Reported numbers have no per-prompt rows to pair, so they are not a compare source.
+    sets = [name for name, spec in config.results.items() if spec != paper.SPEC]
     # Live needs two configured models; with one, start on the first results set instead.
-    start = board.LIVE if len(models) > 1 or not config.results else next(iter(config.results))
+    start = board.LIVE if len(models) > 1 or not sets else sets[0]
     with gr.Row():
-        source = gr.Dropdown([board.LIVE] + list(config.results), value=start, label="Source")
+        source = gr.Dropdown([board.LIVE] + sets, value=start, label="Source")
         # Choices change with the source; the server checks every name (allow-list / results).
         model_a = gr.Dropdown(models, value=models[0], label="Model A (before)",
                               allow_custom_value=True)
@@ -252,7 +262,9 @@ def compare_tab(demo, config, pool, judge) -> None:
     summary = gr.Markdown()
     plot = gr.Image(type="filepath", show_label=False, interactive=False,
                     buttons=["download", "fullscreen"])
-    table = gr.Dataframe(label="DR per group, before and after", interactive=False)
+    table = gr.Dataframe(label="DR per group, before and after: exact 95% CIs, B − A on the same "
+                         "prompts with an exact McNemar test (Holm over groups), outcome categories",
+                         interactive=False, wrap=True)
 
     def on_source(name):
         names = models if name == board.LIVE else board.filter_choices(config, name)["models"]
