@@ -238,10 +238,7 @@ def compare(*runs: Any, labels: Sequence[str] | str | None = None, out: str | Pa
             run.provenance = {**given.provenance, **{k: v for k, v in run.provenance.items() if k != "format"}}
     chosen = _names(languages) if languages else None
     if out is not None:
-        import json
-        compare_mod.write_compare_folder(loaded, Path(out), overwrite, languages=chosen)
-        c = json.loads((Path(out) / "compare.json").read_text("utf-8"))
-        s = json.loads((Path(out) / "summary.json").read_text("utf-8"))
+        _, s, c = compare_mod.write_compare_folder(loaded, Path(out), overwrite, languages=chosen)
     else:
         _, s, c, _ = compare_mod.summaries(loaded, chosen)
     return Comparison(by_group=pd.DataFrame(s["by_group"]), side_by_side=pd.DataFrame(c["side_by_side"]),

@@ -13,6 +13,8 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -150,6 +152,19 @@ def staging_folder(out: Path) -> Path:
         raise _os_error(parent, exc) from None
     os.chmod(tmp, DIR_MODE)
     return tmp
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """Build ``out`` in a :func:`staging_folder`: on success it replaces ``out``
+    (:func:`swap_folder`); on any failure the staging folder is removed, never ``out``."""
+    tmp = staging_folder(out)
+    try:
+        yield tmp
+        swap_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # our own staging folder, never the user's
+        raise
 
 
 def swap_folder(tmp: Path, out: Path) -> None:

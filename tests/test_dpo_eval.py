@@ -59,7 +59,7 @@ def test_blanket_refusal_shows_up_as_over_refusal(tmp_path, tiny_model_dir, refu
     result = CliRunner().invoke(app, [
         "align-eval", "--aligned", refuser, "--base", str(tiny_model_dir), "--out", str(out),
         "--held-out-groups", "women,black", "--held-out-strategies", "chain_of_thought",
-        "--languages", "en", "--per-group", "4", "--max-new-tokens", "6", "--n-boot", "200"])
+        "--languages", "en", "--per-group", "4", "--max-new-tokens", "6"])
     assert result.exit_code == 0, result.output
     saved = json.loads((out / dpo_eval.RESULT_FILE).read_text())
     rows = {r["segment"]: r for r in saved["rows"]}

@@ -153,14 +153,6 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", double_precision=15))
 
 
-def _text(value) -> str:
-    if isinstance(value, (list, tuple)):
-        return "; ".join(x for x in map(_text, value) if x)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={x}" for k, x in value.items())
-    return "" if value is None else str(value)
-
-
 def _run_record(run: Run) -> dict:
     prov = {k: v for k, v in run.provenance.items() if v not in (None, "")}
     judges = sorted({str(j) for j in run.table.column("judge").to_pylist() if j})
@@ -212,12 +204,12 @@ def _runs_section(doc: Doc, runs: list[dict], s: dict):
                 ", ".join(r["models"]), ", ".join(r["judges"]) or "–", n_(r["rows"])] for r in runs])
     prov = s["provenance"]
     keys = ("date", "command", "dataset_source", "dataset_revision")  # what each run's own audit recorded
-    details = [f"**{r['label']}**: " + "; ".join(f"{k} {_text(r[k])}" for k in keys if r.get(k))
+    details = [f"**{r['label']}**: " + "; ".join(f"{k} {report.plain_text(r[k])}" for k in keys if r.get(k))
                for r in runs if any(r.get(k) for k in keys)]
     doc.ul(details)
     doc.p(f"mijabench {prov['mijabench_version']}; generation parameters: "
-          f"{_text(prov.get('generation')) or 'not recorded'}; dataset configs: "
-          f"{_text(prov.get('dataset_config')) or '–'}.")
+          f"{report.plain_text(prov.get('generation')) or 'not recorded'}; dataset configs: "
+          f"{report.plain_text(prov.get('dataset_config')) or '–'}.")
 
 
 def _side_by_side_section(doc: Doc, s: dict):
@@ -261,8 +253,9 @@ def _tests_section(doc: Doc, tests: pd.DataFrame):
 
 def write_compare(runs: list[Run], out_dir, languages: list[str] | None = None, min_n: int = metrics.MIN_N,
                   title: str | None = None, provenance_info: dict | None = None, samples: bool = True,
-                  max_samples: int = viewer.MAX_ROWS) -> dict[str, Path]:
-    """Write report.md, report.html, compare.json, summary.json, the CSV tables and figures/."""
+                  max_samples: int = viewer.MAX_ROWS) -> tuple[dict[str, Path], dict, dict]:
+    """Write report.md, report.html, compare.json, summary.json, the CSV tables and figures/;
+    return the files by name, the summary.json content and the compare.json content."""
     out_dir = Path(out_dir)
     table, s, c, judges = summaries(runs, languages, min_n, provenance_info)
     written = dict(exports.write_summary(s, out_dir))
@@ -301,25 +294,14 @@ def write_compare(runs: list[Run], out_dir, languages: list[str] | None = None, 
     report.quality_section(doc, s, judges)
     written["report.md"] = atomic.write_text(out_dir / "report.md", doc.markdown())
     written["report.html"] = atomic.write_text(out_dir / "report.html", doc.html(title, out_dir, viewer.CSS))
-    return written
+    return written, s, c
 
 
-def pooled(tests: pd.DataFrame) -> pd.DataFrame:
-    """The pooled (all groups) rows of :func:`model_tests`."""
-    return tests[tests["group"] == ALL_GROUPS].reset_index(drop=True)
-
-
-
-def write_compare_folder(runs: list[Run], out, overwrite: bool = False, **options) -> dict[str, Path]:
+def write_compare_folder(runs: list[Run], out, overwrite: bool = False,
+                         **options) -> tuple[dict[str, Path], dict, dict]:
     """:func:`write_compare` into a fresh folder put in place whole (``--out`` rules of every build)."""
     out = Path(out)
     atomic.claim_output(out, overwrite)
-    tmp = atomic.staging_folder(out)
-    try:
-        written = write_compare(runs, tmp, **options)
-        atomic.swap_folder(tmp, out)
-    except BaseException:
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)  # our own staging folder, never the user's
-        raise
-    return {name: out / path.relative_to(tmp) for name, path in written.items()}
+    with atomic.staged_folder(out) as tmp:
+        written, s, c = write_compare(runs, tmp, **options)
+    return {name: out / path.relative_to(tmp) for name, path in written.items()}, s, c

@@ -93,13 +93,14 @@ def _provenance(doc: Doc, prov: dict):
              ("model", "Model"), ("precision", "Weights precision"), ("generation", "Generation parameters"), ("judge", "Judge"),
              ("dataset_config", "Dataset config"), ("dataset_source", "Dataset source"),
              ("dataset_revision", "Dataset revision"), ("languages", "Languages")]
-    rows = [[label, _value(prov[key])] for key, label in order if _value(prov.get(key, ""))]
+    rows = [[label, plain_text(prov[key])] for key, label in order if plain_text(prov.get(key, ""))]
     doc.table(["Provenance", ""], rows)
 
 
-def _value(v) -> str:
+def plain_text(v) -> str:
+    """A provenance value as one line of text (lists joined by "; ", dicts as k=v)."""
     if isinstance(v, (list, tuple)):
-        return "; ".join(x for x in map(_value, v) if x)
+        return "; ".join(x for x in map(plain_text, v) if x)
     if isinstance(v, dict):
         return ", ".join(f"{k}={x}" for k, x in v.items())
     return "" if v is None else str(v)

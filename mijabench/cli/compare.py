@@ -34,10 +34,9 @@ def compare(
     chosen = taxonomy.parse_list("language", languages) if languages else None
     loaded = results.compare_runs(runs, labels)
     info = {"command": " ".join(["mijabench", *sys.argv[1:]])}
-    written = compare_mod.write_compare_folder(loaded, out, overwrite, languages=chosen, min_n=min_n,
-                                               samples=samples, provenance_info=info)
-    import json
-    for line in json.loads(written["compare.json"].read_text("utf-8"))["headline"]:
+    written, _, comparison = compare_mod.write_compare_folder(
+        loaded, out, overwrite, languages=chosen, min_n=min_n, samples=samples, provenance_info=info)
+    for line in comparison["headline"]:
         typer.echo("- " + line.replace("**", ""))
     typer.echo(f"wrote {out}/report.html, report.md, compare.json, summary.json and "
                f"{sum(name.endswith('.csv') for name in written)} CSV tables")

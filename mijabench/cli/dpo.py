@@ -34,7 +34,6 @@ def dpo_eval(
     benign_share: float = typer.Option(1.0, min=0.0, max=1.0, help="share of kept harmful prompts whose "
                                        "benign twin is audited for over-refusal"),
     dtype: Optional[str] = typer.Option(None, help="local generation dtype: float32 | bfloat16 | float16"),
-    n_boot: int = typer.Option(1000, min=1, hidden=True, help="ignored: the intervals are exact now"),
 ) -> None:
     """Audit base and aligned model on the same seen + held-out prompts: DR, refusals, incoherence and
     over-refusal before → after with exact intervals and paired McNemar tests (alias: align-eval)."""
@@ -42,7 +41,7 @@ def dpo_eval(
     result = evaluation.run(evaluation.EvalPlan.resolve(
         aligned=aligned, base=base, out=out, held_out_groups=held_out_groups,
         held_out_strategies=held_out_strategies, pairs=pairs, languages=languages,
-        per_group=per_group, seed=seed, judge=judge, max_new_tokens=max_new_tokens, n_boot=n_boot,
+        per_group=per_group, seed=seed, judge=judge, max_new_tokens=max_new_tokens,
         per_cell=per_cell, benign_share=benign_share, dtype=dtype))
     typer.echo(evaluation.markdown_table(result))
     typer.echo("")

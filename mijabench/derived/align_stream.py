@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,13 +107,9 @@ def build(runs: list[Path], out: Path, upstream=(), human: Path | None = None,
     if runs or not files:
         return mijabench_align.build(list(runs), out, upstream=files, human=human, repo_id=repo_id,
                                      group_map=group_map)
-    tmp = atomic.staging_folder(out)
-    try:
+    with atomic.staged_folder(out) as tmp:
         merged, tables = _stream(files, tmp, group_map, batch_rows)
-        _finish(tmp, out, merged, tables, len(files), human, repo_id)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        _finish(tmp, merged, tables, len(files), human, repo_id)
     return merged
 
 
@@ -151,7 +146,7 @@ def _splits(table: pa.Table):
             yield (language, kind), in_language.filter(pc.equal(in_language.column("kind"), kind))
 
 
-def _finish(tmp: Path, out: Path, merged, tables: dict, n_sources: int, human: Path | None,
+def _finish(tmp: Path, merged, tables: dict, n_sources: int, human: Path | None,
             repo_id: str) -> None:
     from mijabench.derived import human_validation
     extra = {"coverage.csv": mijabench_align.coverage_csv([]),  # every model answers every prompt
@@ -172,4 +167,3 @@ def _finish(tmp: Path, out: Path, merged, tables: dict, n_sources: int, human: P
     for rel, text in extra.items():
         atomic.write_text(tmp / rel, text)
     hubdata.write_manifest(tmp, tables)  # reads only num_rows of each split
-    hubdata.swap_folder(tmp, out)

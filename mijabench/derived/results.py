@@ -65,7 +65,7 @@ def load_results(source: str, revision: str | None = None) -> pa.Table:
 def resolve(source, revision: str | None = None) -> Results:
     """:func:`load_results` with the source's format, revision and commit."""
     text = str(source).strip()
-    repo, at = _hub_parts(text)
+    repo, at = hub_parts(text)
     if repo is not None:
         if at and revision and at != revision:
             raise MijaError(f"results {text}: revision {at!r} in the id and {revision!r} given; pass one")
@@ -94,10 +94,10 @@ def _run_provenance(path: Path) -> dict | None:
 
 
 def is_hub_source(source) -> bool:
-    return _hub_parts(str(source).strip())[0] is not None
+    return hub_parts(str(source).strip())[0] is not None
 
 
-def _hub_parts(text: str) -> tuple[str | None, str | None]:
+def hub_parts(text: str) -> tuple[str | None, str | None]:
     """(repo, revision) of a Hub source, else (None, None). A bare ``owner/name`` is a Hub id
     only when no such local path exists."""
     from mijabench.derived.upstream_hub import HUB_ID, TABLE_SUFFIXES

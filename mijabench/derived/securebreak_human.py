@@ -23,14 +23,14 @@ from pathlib import Path
 
 from mijabench.analysis import reliability
 from mijabench.derived import securebreak_import as sbi
+from mijabench.derived.judge_eval import LABELS as ADJUDICATED
+from mijabench.derived.judge_eval import RESPONSES
 from mijabench.errors import MijaError
 from mijabench.judge.trust import validation_dir
 from mijabench.schema import HARMFUL, SAFE
 from mijabench.tables import read_rows
 
-RESPONSES = "responses.jsonl"
 PASSES = {"pass1": "labels_pass1.jsonl", "pass2": "labels_pass2.jsonl"}
-ADJUDICATED = "labels_adjudicated.jsonl"
 STRATA = ("risk_category", "final_label", "language")  # both languages in every split
 
 PROTOCOL = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -60,8 +59,7 @@ def write_dataset(out: Path, tables: dict[str, dict[str, pa.Table]], card_text: 
                   extra_files: dict[str, str] | None = None) -> Path:
     """Write the folder atomically (build in a sibling temp dir, then swap)."""
     out = Path(out)
-    tmp = atomic.staging_folder(out)  # refuses a foreign folder or a file before any work
-    try:
+    with atomic.staged_folder(out) as tmp:  # refuses a foreign folder or a file before any work
         for config, splits in tables.items():
             for split, table in splits.items():
                 paths = shard_paths(config, split, table.num_rows, fingerprint(table))
@@ -72,10 +70,6 @@ def write_dataset(out: Path, tables: dict[str, dict[str, pa.Table]], card_text: 
         for rel, text in (extra_files or {}).items():
             atomic.write_text(tmp / rel, text)
         write_manifest(tmp, tables)
-        swap_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -29,7 +29,6 @@ from mijabench.specs import FOLDER, HUB, SPEC_FORM, parse_model_spec
 CONFIG_ENV = "MIJABENCH_SPACE_CONFIG"
 MODELS_ENV = "MIJABENCH_SPACE_MODELS"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct (embedded)"
-HUB_PREFIX = "hub:"
 PAPER_SOURCE = "paper"  # the MiJaBench authors' published numbers (mijabench.space.paper)
 
 
@@ -102,13 +101,17 @@ def _resolve(spec: str | None, base: Path) -> str | None:
 def _results_source(value: object, where: str, base: Path) -> str:
     """A results source as the leaderboard reads it. Hub datasets must name a revision, so every
     visitor sees the same rows whatever is pushed to the repo later."""
+    from mijabench.derived.results import HUB_PREFIX, hub_parts
     from mijabench.derived.upstream_hub import HUB_ID
     text = str(value or "").strip()
     if text == PAPER_SOURCE:
         return text
     if text.startswith(HUB_PREFIX):
-        repo, _, revision = text[len(HUB_PREFIX):].partition("@")
-        if not HUB_ID.fullmatch(repo) or not revision.strip():
+        try:
+            revision = hub_parts(text)[1]
+        except MijaError:  # not owner/name: the message below says how to write it
+            revision = None
+        if not (revision or "").strip():
             raise MijaError(f"{where}: write a Hub dataset as hub:owner/name@<revision> (a commit "
                             "or tag), so the results cannot change under the Space")
         return text

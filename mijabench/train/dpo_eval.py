@@ -98,7 +98,6 @@ class EvalPlan:
     seed: int = 1
     judge: str = "intent"
     max_new_tokens: int = 128
-    n_boot: int = 1000  # unused since the intervals are exact; kept for old callers
     batch_size: int = 8
     per_cell: int | None = None  # harmful prompts kept per seen/held-out cell (None: all)
     benign_share: float = 1.0  # share of the kept attacks whose benign twins are audited too
