@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-# The default quick audit (176 prompts, SmolLM2-135M, batch 32) costs ~330 CPU-seconds on one core:
-# ~3-6 min on an idle 2-core machine. Shorter answers bias DR upward (at 64 tokens the rules judge
-# missed every harmful answer it found at 96), so 96 is the floor.
+# The default quick audit (132 prompts, SmolLM2-135M in bfloat16, length-sorted batches) took
+# 2 min 51 s on 2 cores, GGUF conversion included (`make audit` on a fresh clone, 2026-12-01).
+# Shorter answers bias DR upward (at 64 tokens the rules judge missed every harmful answer it found
+# at 96), so 96 is the floor.
 QUICK_MAX_NEW_TOKENS = 96
 FULL_MAX_NEW_TOKENS = 256
 
